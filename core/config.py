@@ -1,0 +1,114 @@
+"""config.toml: the one file a user edits. Loaded with tomllib, validated with pydantic, errors name the key."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.toml"
+
+
+class ConfigError(Exception):
+    """A readable configuration problem: file, key and what is wrong."""
+
+
+class Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Persona(Section):
+    names: list[str] = Field(default_factory=list, description="How you appear in exports: display names or ids.")
+    system_prompt: str = Field("", description="Persona prompt used as the system turn in training and serving.")
+
+
+class Dataset(Section):
+    inputs: list[Path] = Field(default_factory=list, description="Export files or folders, relative to config.toml.")
+    format: str = Field("auto", description="Force one parser for every input ('auto' sniffs each file).")
+    out_dir: Path = Field(Path("data/dataset"), description="Where train.jsonl, dev.jsonl and report.md go.")
+    include_chats: list[str] = Field(default_factory=list, description="Glob patterns on chat name or id; empty keeps all.")
+    exclude_chats: list[str] = Field(default_factory=list, description="Glob patterns on chat name or id to drop.")
+    groups: bool = Field(True, description="Use group chats (ask your friends first).")
+    burst_gap_s: int = Field(300, ge=1, description="A sender's messages closer than this merge into one turn.")
+    session_gap_s: int = Field(3600, ge=1, description="Silence longer than this starts a new conversation.")
+    max_turn_lines: int = Field(12, ge=1, description="A friends' turn keeps at most this many newest lines.")
+    max_turns: int = Field(16, ge=2, description="Long conversations are split into windows of at most this many turns.")
+    min_reply_chars: int = Field(1, ge=0, description="Owner turns shorter than this are not trained on.")
+    max_message_chars: int = Field(400, ge=1, description="Longer messages (pasted articles, logs) are dropped.")
+    dev_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of the latest conversations held out for dev.")
+    mask_pii: bool = Field(True, description="Mask phones, ids, cards, emails, urls, ips, QQ/WeChat ids.")
+    blocklist: list[str] = Field(default_factory=list, description="Messages containing any of these words are dropped.")
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        if v == "auto":
+            return v
+        from data_prep.formats import all_formats  # imported late: config must load without parsers' cost
+
+        names = [f.name for f in all_formats()]
+        if v not in names:
+            raise ValueError(f"unknown format {v!r}; use 'auto' or one of: {', '.join(names)}")
+        return v
+
+
+class Config(Section):
+    persona: Persona = Field(default_factory=Persona)
+    dataset: Dataset = Field(default_factory=Dataset)
+    # Where the config file lives; relative paths inside it are resolved against this folder.
+    source: Path = Field(DEFAULT_CONFIG, exclude=True)
+
+    def path(self, p: Path) -> Path:
+        return p if p.is_absolute() else (self.source.parent / p).resolve()
+
+    def check_inputs(self) -> list[Path]:
+        """The dataset inputs as absolute paths, or a ConfigError naming the key of the first missing one."""
+        if not self.dataset.inputs:
+            raise ConfigError(f"{self.source}: dataset.inputs: empty; list your export files or folders")
+        out = []
+        for i, p in enumerate(self.dataset.inputs):
+            full = self.path(p)
+            if not full.exists():
+                raise ConfigError(f"{self.source}: dataset.inputs[{i}]: {p} does not exist (looked for {full})")
+            out.append(full)
+        return out
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate a config file. Every problem becomes one ConfigError listing each bad key."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (misspelt? see the config reference in README.md)"
+            lines.append(f"{path}: {_loc(err['loc'])}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+    cfg.source = path.resolve()
+    if cfg.dataset.burst_gap_s > cfg.dataset.session_gap_s:
+        raise ConfigError(f"{path}: dataset.burst_gap_s: must not exceed dataset.session_gap_s")
+    return cfg

@@ -1,0 +1,103 @@
+"""`make dataset`: exports → train.jsonl, dev.jsonl, profile.json, report.md, lengths.png."""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.config import Config
+
+from .clean import CleanStats, clean
+from .formats import read_all
+from .profile import catchphrases, style_stats
+from .records import Message
+from .samples import Sample, SampleStats, build_samples, split
+from .sessions import SessionStats, by_chat, split_sessions
+from .sources import ParseLog
+
+
+class DatasetError(Exception):
+    """The build produced nothing usable; the message says what to fix."""
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    train: list[Sample]
+    dev: list[Sample]
+    log: ParseLog
+    clean: CleanStats
+    sessions: SessionStats
+    samples: SampleStats
+    profile: dict
+    file_messages: Counter = field(default_factory=Counter)  # file -> messages read
+    owner_files: Counter = field(default_factory=Counter)  # file -> owner messages read (before cleaning)
+
+
+def _count_files(messages, file_messages: Counter, owner_files: Counter):
+    for m in messages:
+        path = m.source.rsplit(":", 1)[0]
+        file_messages[path] += 1
+        if m.is_me:
+            owner_files[path] += 1
+        yield m
+
+
+def build(cfg: Config, progress: bool | None = None) -> BuildResult:
+    ds = cfg.dataset
+    inputs = cfg.check_inputs()
+    log = ParseLog()
+    me = frozenset(n.strip() for n in cfg.persona.names)
+    file_messages, owner_files = Counter(), Counter()
+    stream = read_all(inputs, log, me, None if ds.format == "auto" else ds.format)
+    stream = tqdm(_count_files(stream, file_messages, owner_files), desc="reading exports", unit=" msg",
+                  disable=True if progress is False else None, mininterval=0.5, file=sys.stderr)
+    cstats = CleanStats()
+    kept: list[Message] = list(clean(stream, ds, cstats))
+    if not file_messages:
+        raise DatasetError(_nothing_read(inputs, log))
+    if not any(m.is_me for m in kept):
+        raise DatasetError(
+            "none of the messages was recognised as yours. Set persona.names in config.toml to your display name(s) "
+            "or id(s) as the export shows them, and check with: python -m data_prep inspect PATH --me NAME")
+    sstats, pstats = SessionStats(), SampleStats()
+    sessions = []
+    for msgs in by_chat(kept, sstats).values():
+        sessions.extend(split_sessions(msgs, ds.burst_gap_s, ds.session_gap_s, ds.max_turn_lines, sstats))
+    samples = build_samples(sessions, cfg.persona.system_prompt, ds.max_turns, pstats)
+    if not samples:
+        raise DatasetError("no conversation has a reply from you after cleaning; see the counts in report.md")
+    train, dev = split(samples, ds.dev_fraction)
+    mine = [m.text for m in kept if m.is_me]
+    others = [m.text for m in kept if not m.is_me]
+    phrases = catchphrases(mine, others)
+    profile = style_stats(mine, [p for p, _ in phrases[:10]])
+    profile["catchphrases"] = phrases
+    profile["friends"] = style_stats(others, [p for p, _ in phrases[:10]])
+    result = BuildResult(cfg.path(ds.out_dir), train, dev, log, cstats, sstats, pstats, profile,
+                         file_messages, owner_files)
+    write(result)
+    return result
+
+
+def _nothing_read(inputs: list[Path], log: ParseLog) -> str:
+    lines = [f"no messages could be read from {', '.join(map(str, inputs))}"]
+    lines += [f"  {e}" for e in log.errors[:10]]
+    lines += [f"  {s.path}: {s.reason}" for s in log.skips[:10]]
+    return "\n".join(lines)
+
+
+def write(r: BuildResult) -> None:
+    from .report import write_report  # matplotlib is slow to import; only needed here
+
+    r.out_dir.mkdir(parents=True, exist_ok=True)
+    for name, samples in (("train.jsonl", r.train), ("dev.jsonl", r.dev)):
+        with open(r.out_dir / name, "w", encoding="utf-8") as f:
+            for s in samples:
+                f.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
+    (r.out_dir / "profile.json").write_text(json.dumps(r.profile, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_report(r)

@@ -1,0 +1,123 @@
+"""The owner's style profile: what evaluation compares the clone's replies against.
+
+``style_stats`` is a pure function over a list of texts, so the same numbers can be computed for the owner's real
+messages, for the clone's generated replies and for the base model's.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+import re
+from collections import Counter
+
+EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u3297\u3299]")
+WECHAT_CODE = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,6}\]")
+PUNCT = ["~", "～", "!", "！", "?", "？", "…", "...", "。", "，", ",", "哈哈", "😂", "."]
+LENGTH_BUCKETS = [0, 3, 6, 10, 15, 20, 30, 50, 80, 10**9]
+_WORD = re.compile(r"[\w\u4e00-\u9fff]")
+PROFILE_SAMPLE = 20000  # jieba is slow: catchphrases come from a fixed-seed sample this large
+
+
+def _percentile(sorted_vals: list[int], q: float) -> float:
+    if not sorted_vals:
+        return 0.0
+    return float(sorted_vals[min(len(sorted_vals) - 1, int(q * len(sorted_vals)))])
+
+
+def length_histogram(lengths: list[int]) -> list[float]:
+    counts = [0] * (len(LENGTH_BUCKETS) - 1)
+    for n in lengths:
+        for i in range(len(counts)):
+            if n < LENGTH_BUCKETS[i + 1]:
+                counts[i] += 1
+                break
+    total = max(1, len(lengths))
+    return [c / total for c in counts]
+
+
+def style_stats(texts: list[str], catchphrases: list[str] | None = None) -> dict:
+    n = len(texts)
+    lengths = sorted(len(t) for t in texts)
+    emoji, codes, endings = Counter(), Counter(), Counter()
+    with_emoji = with_code = with_phrase = 0
+    punct = Counter()
+    for t in texts:
+        found = EMOJI.findall(t)
+        emoji.update(found)
+        with_emoji += bool(found)
+        found = WECHAT_CODE.findall(t)
+        codes.update(found)
+        with_code += bool(found)
+        for p in PUNCT:
+            if p in t:
+                punct[p] += 1
+        if t:
+            endings[t[-1]] += 1
+        if catchphrases and any(c in t for c in catchphrases):
+            with_phrase += 1
+    share = (lambda c: c / n) if n else (lambda c: 0.0)
+    return {
+        "messages": n,
+        "length": {"mean": sum(lengths) / n if n else 0.0, **{f"p{q}": _percentile(lengths, q / 100)
+                                                              for q in (10, 25, 50, 75, 90)}},
+        "length_hist": length_histogram(lengths),
+        "emoji_rate": share(with_emoji),
+        "top_emoji": emoji.most_common(10),
+        "wechat_code_rate": share(with_code),
+        "top_wechat_codes": codes.most_common(10),
+        "punctuation_rate": {p: share(punct[p]) for p in PUNCT},
+        "top_endings": [(ch, share(c)) for ch, c in endings.most_common(10)],
+        "catchphrase_rate": share(with_phrase),
+    }
+
+
+def catchphrases(mine: list[str], others: list[str], k: int = 20, min_count: int = 5) -> list[tuple[str, float]]:
+    """Words and word pairs the owner uses far more than their friends (smoothed log-odds, jieba words)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    rng = random.Random(0)
+    mine = rng.sample(mine, min(len(mine), PROFILE_SAMPLE))
+    others = rng.sample(others, min(len(others), PROFILE_SAMPLE))
+
+    def grams(texts: list[str]) -> Counter:
+        c: Counter = Counter()
+        for t in texts:
+            words = [w for w in jieba.lcut(t) if w.strip()]
+            c.update(set(words))
+            c.update({a + b for a, b in zip(words, words[1:])})
+        return c
+
+    a, b = grams(mine), grams(others)
+    na, nb = max(1, len(mine)), max(1, len(others))
+    scored = []
+    for g, ca in a.items():
+        if ca < min_count or not _WORD.search(g) and not EMOJI.search(g) and g not in ("~", "～"):
+            continue
+        score = math.log((ca + 0.5) / na) - math.log((b.get(g, 0) + 0.5) / nb)
+        scored.append((g, round(score, 3), ca))
+    scored.sort(key=lambda x: (-x[1], -x[2], x[0]))
+    # keep a pair only if it adds something beyond its parts already listed
+    out: list[tuple[str, float]] = []
+    for g, score, _ in scored:
+        if any(g != o and (o in g) for o, _ in out) and len(out) >= 5:
+            continue
+        out.append((g, score))
+        if len(out) == k:
+            break
+    return out
+
+
+def distance(profile: dict, other: dict) -> dict:
+    """How far another text collection's style is from the owner's (0 = identical on that axis)."""
+    hist_a, hist_b = profile["length_hist"], other["length_hist"]
+    return {
+        "length_hist_l1": round(sum(abs(x - y) for x, y in zip(hist_a, hist_b)), 4),
+        "median_length_ratio": round(other["length"]["p50"] / profile["length"]["p50"], 3)
+        if profile["length"]["p50"] else None,
+        "emoji_rate_diff": round(other["emoji_rate"] - profile["emoji_rate"], 4),
+        "punctuation_rate_l1": round(sum(abs(other["punctuation_rate"][p] - profile["punctuation_rate"][p])
+                                         for p in PUNCT), 4),
+        "catchphrase_rate_diff": round(other["catchphrase_rate"] - profile["catchphrase_rate"], 4),
+    }
