@@ -54,3 +54,105 @@ def to_messages(turns: Sequence[Turn], persona: str, chat_name: str, is_group: b
 def split_reply(reply: str) -> list[str]:
     """A generated assistant turn as the separate chat messages to send."""
     return [part.strip() for part in reply.split(BURST_SEPARATOR) if part.strip()]
+
+
+# ---- tokens: the base model's own chat template, used identically for training and serving ----
+
+IGNORE_INDEX = -100
+
+
+@dataclass(slots=True)
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]           # IGNORE_INDEX except on the owner's tokens (content + end-of-turn token)
+    dropped_turns: int = 0      # oldest turns evicted to fit the length budget
+
+
+def _render(tokenizer, messages: list[dict], generation_prompt: bool) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+
+def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans the model must learn to write.
+
+    Works with any template, with or without ``{% generation %}`` tags: each assistant turn's span is what rendering
+    the conversation up to that turn adds after the generation prompt, up to and including the end-of-turn token.
+    """
+    text = _render(tokenizer, messages, False)
+    eos = tokenizer.eos_token or ""
+    spans = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        prefix = _render(tokenizer, messages[:i], True)
+        upto = _render(tokenizer, messages[: i + 1], False)
+        if not (upto.startswith(prefix) and text.startswith(upto)):
+            raise ValueError("the chat template does not render conversations incrementally; cannot locate "
+                             "assistant turns for loss masking")
+        end = upto.find(eos, len(prefix)) if eos else -1
+        spans.append((len(prefix), end + len(eos) if end >= 0 else len(upto)))
+    return text, spans
+
+
+def _label(tokenizer, text: str, spans: list[tuple[int, int]]) -> Encoded:
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, labels, k = enc["input_ids"], [], 0
+    for tok, (start, end) in zip(ids, enc["offset_mapping"]):
+        while k < len(spans) and start >= spans[k][1]:
+            k += 1
+        inside = k < len(spans) and start >= spans[k][0] and end <= spans[k][1] and end > start
+        labels.append(tok if inside else IGNORE_INDEX)
+    return Encoded(list(ids), labels)
+
+
+def _drop_oldest_exchange(messages: list[dict]) -> list[dict] | None:
+    """Evict the oldest whole user+assistant exchange, keeping the system turn; None if only one is left."""
+    head = 1 if messages and messages[0]["role"] == "system" else 0
+    body = messages[head:]
+    # the first assistant turn after the first user turn ends the oldest exchange
+    try:
+        cut = next(i for i, m in enumerate(body) if m["role"] == "assistant") + 1
+    except StopIteration:
+        return None
+    while cut < len(body) and body[cut]["role"] != "user":
+        cut += 1
+    if cut >= len(body):
+        return None
+    return messages[:head] + body[cut:]
+
+
+def encode(tokenizer, messages: list[dict], max_len: int) -> Encoded:
+    """Tokens and labels for one training sample, at most ``max_len`` tokens.
+
+    Too long: the oldest exchanges go first (the system turn stays, the rest still starts on a user turn); the last
+    owner turn is never cut — if it alone does not fit, the prompt before it is cut from the left.
+    """
+    dropped = 0
+    while True:
+        text, spans = assistant_spans(tokenizer, messages)
+        enc = _label(tokenizer, text, spans)
+        if len(enc.input_ids) <= max_len:
+            enc.dropped_turns = dropped
+            return enc
+        shorter = _drop_oldest_exchange(messages)
+        if shorter is None:
+            enc.input_ids, enc.labels = enc.input_ids[-max_len:], enc.labels[-max_len:]
+            enc.dropped_turns = dropped
+            return enc
+        dropped += len(messages) - len(shorter)
+        messages = shorter
+
+
+def prompt_ids(tokenizer, messages: list[dict], max_len: int) -> tuple[list[int], int]:
+    """Serving: the prompt for the next owner turn within ``max_len`` tokens, and how many turns were evicted.
+
+    The same eviction as training: system turn pinned, whole oldest exchanges dropped, starting on a user turn.
+    """
+    dropped = 0
+    while True:
+        ids = tokenizer(_render(tokenizer, messages, True), add_special_tokens=False)["input_ids"]
+        shorter = _drop_oldest_exchange(messages) if len(ids) > max_len else None
+        if shorter is None:
+            return list(ids[-max_len:]), dropped
+        dropped += len(messages) - len(shorter)
+        messages = shorter

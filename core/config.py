@@ -54,9 +54,39 @@ class Dataset(Section):
         return v
 
 
+class Model(Section):
+    base: str = Field("tiny", description="'tiny' (built offline in seconds), a hub id such as "
+                      "'Qwen/Qwen2.5-1.5B-Instruct', or a local model folder.")
+    cache_dir: Path = Field(Path("models"), description="Where the tiny base is built and cached.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weights dtype "
+                                                                     "('auto': bf16 on GPU, fp32 on CPU).")
+
+
+class Train(Section):
+    method: Literal["lora", "qlora", "full"] = Field("lora", description="lora (default), qlora (4-bit, GPU "
+                                                      "only), full (tiny models).")
+    output_dir: Path = Field(Path("runs/clone"), description="Checkpoints, adapter, loss.png and metrics.json.")
+    epochs: float = Field(3.0, gt=0, description="Passes over train.jsonl.")
+    max_steps: int = Field(0, ge=0, description="Stop after this many optimizer steps (0: use epochs).")
+    learning_rate: float = Field(2e-4, gt=0)
+    batch_size: int = Field(8, ge=1, description="Samples per step (packed into one row when packing).")
+    grad_accum: int = Field(1, ge=1)
+    cutoff_len: int = Field(1024, ge=16, description="Max tokens of one sample; oldest turns go first.")
+    packing: bool = Field(True, description="Pack samples into one row (position ids restart, no padding).")
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = Field("all-linear")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    seed: int = 0
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory on big models.")
+
+
 class Config(Section):
     persona: Persona = Field(default_factory=Persona)
     dataset: Dataset = Field(default_factory=Dataset)
+    model: Model = Field(default_factory=Model)
+    train: Train = Field(default_factory=Train)
     # Where the config file lives; relative paths inside it are resolved against this folder.
     source: Path = Field(DEFAULT_CONFIG, exclude=True)
 

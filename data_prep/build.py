@@ -1,8 +1,10 @@
 """`make dataset`: exports → train.jsonl, dev.jsonl, profile.json, report.md, lengths.png."""
 from __future__ import annotations
 
+import gc
 import json
 import sys
+from contextlib import contextmanager
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +49,24 @@ def _count_files(messages, file_messages: Counter, owner_files: Counter):
         yield m
 
 
+@contextmanager
+def _no_gc():
+    """Building makes millions of small acyclic objects; the cyclic GC rescanning them tripled the build time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def build(cfg: Config, progress: bool | None = None) -> BuildResult:
+    with _no_gc():
+        return _build(cfg, progress)
+
+
+def _build(cfg: Config, progress: bool | None) -> BuildResult:
     ds = cfg.dataset
     inputs = cfg.check_inputs()
     log = ParseLog()

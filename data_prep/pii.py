@@ -16,8 +16,8 @@ _ID_CHECK = "10X98765432"
 _PATTERN = re.compile(
     r"(?P<url>\b(?:https?://|www\.)[^\s<>\"'，。！？、）】]+)"
     r"|(?P<email>\b[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
-    r"|(?P<wechat_id>\bwxid_[A-Za-z0-9_-]{4,}|(?<=微信号)[:：\s]*[A-Za-z][A-Za-z0-9_-]{5,19}\b)"
-    r"|(?P<qq>(?i:(?<=qq)|(?<=qq号)|(?<=qq:)|(?<=qq：))[:：\s号]*[1-9]\d{4,10}(?!\d))"
+    r"|(?P<wechat_id>\bwxid_[A-Za-z0-9_-]{4,}|微信号[:：\s]*[A-Za-z][A-Za-z0-9_-]{5,19}\b)"
+    r"|(?P<qq>(?i:qq)[^\d\n]{0,5}?[1-9]\d{4,10}(?!\d))"
     r"|(?P<ip>(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.]))"
     r"|(?P<intl>(?<![\w+])\+\d{1,3}[\s-]?\(?\d{1,4}\)?(?:[\s-]?\d{2,4}){2,4}(?!\d))"
     r"|(?P<mobile_sep>(?<!\d)1[3-9]\d[\s-]\d{4}[\s-]\d{4}(?!\d))"
@@ -68,12 +68,14 @@ def mask(text: str, counts: Counter) -> str:
         elif kind in ("intl", "mobile_sep"):
             kind = "phone"
         counts[kind] += 1
-        # keep the separator that followed "微信号"/"QQ" and mask only the id
-        lead = value[: len(value) - len(value.lstrip(":： 号\t"))]
+        # keep the words that introduced the id ("QQ号：", "微信号 ") and mask only the id itself
+        lead = _ID_LEAD.match(value).group() if kind in ("qq", "wechat_id") else ""
         return lead + PLACEHOLDER[kind]
 
     return _PATTERN.sub(repl, text)
 
+
+_ID_LEAD = re.compile(r"(?i:qq)[^\d\n]*|微信号[:：\s]*|")
 
 # Cheap pre-check: nearly all chat messages contain no digit run, '@', 'www' or 'wxid', so skip the big regex.
 _QUICK = re.compile(r"\d{5}|\d{3}[\s-]\d{4}|\d{4}[\s-]\d{4}|\+\d|@|www\.|://|wxid_|微信号|(?i:qq)|\d+\.\d+\.\d+\.\d+")

@@ -16,7 +16,13 @@ WECHAT_CODE = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,6}\]")
 PUNCT = ["~", "～", "!", "！", "?", "？", "…", "...", "。", "，", ",", "哈哈", "😂", "."]
 LENGTH_BUCKETS = [0, 3, 6, 10, 15, 20, 30, 50, 80, 10**9]
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
-PROFILE_SAMPLE = 20000  # jieba is slow: catchphrases come from a fixed-seed sample this large
+_STYLE_TOKEN = re.compile(f"{WECHAT_CODE.pattern}|{EMOJI.pattern}+")
+PROFILE_SAMPLE = 6000  # jieba is slow: catchphrases come from a fixed-seed sample this large
+
+
+def _is_word(token: str) -> bool:
+    """Words, emoji, WeChat codes and the tilde count as style tokens; other punctuation does not."""
+    return bool(_WORD.search(token) or EMOJI.search(token)) or token in ("~", "～")
 
 
 def _percentile(sorted_vals: list[int], q: float) -> float:
@@ -81,27 +87,38 @@ def catchphrases(mine: list[str], others: list[str], k: int = 20, min_count: int
     mine = rng.sample(mine, min(len(mine), PROFILE_SAMPLE))
     others = rng.sample(others, min(len(others), PROFILE_SAMPLE))
 
+    def words(text: str) -> list[str]:
+        # WeChat codes and emoji are single style tokens; jieba would split "[旺柴]" into "[", "旺柴", "]".
+        out, pos = [], 0
+        for m in _STYLE_TOKEN.finditer(text):
+            out += jieba.lcut(text[pos : m.start()])
+            out.append(m.group())
+            pos = m.end()
+        out += jieba.lcut(text[pos:])
+        return [w for w in out if w.strip()]
+
     def grams(texts: list[str]) -> Counter:
         c: Counter = Counter()
         for t in texts:
-            words = [w for w in jieba.lcut(t) if w.strip()]
-            c.update(set(words))
-            c.update({a + b for a, b in zip(words, words[1:])})
+            ws = words(t)
+            c.update(set(ws))
+            c.update({a + b for a, b in zip(ws, ws[1:]) if _is_word(a) and _is_word(b)})
         return c
 
     a, b = grams(mine), grams(others)
     na, nb = max(1, len(mine)), max(1, len(others))
     scored = []
     for g, ca in a.items():
-        if ca < min_count or not _WORD.search(g) and not EMOJI.search(g) and g not in ("~", "～"):
+        if ca < min_count or not _is_word(g) or (g.isascii() and g.isalpha() and len(g) < 3):
             continue
         score = math.log((ca + 0.5) / na) - math.log((b.get(g, 0) + 0.5) / nb)
         scored.append((g, round(score, 3), ca))
     scored.sort(key=lambda x: (-x[1], -x[2], x[0]))
-    # keep a pair only if it adds something beyond its parts already listed
+    positive = [(g, sc, n) for g, sc, n in scored if sc > 0]
     out: list[tuple[str, float]] = []
-    for g, score, _ in scored:
-        if any(g != o and (o in g) for o, _ in out) and len(out) >= 5:
+    for g, score, n in positive:
+        # prefer the phrase over its part when the part mostly occurs inside it ("冲" inside "冲鸭")
+        if any(g != h and g in h and nh >= 0.6 * n for h, _, nh in positive):
             continue
         out.append((g, score))
         if len(out) == k:

@@ -1,0 +1,164 @@
+"""`make train`: LoRA / QLoRA / full fine-tuning of the base model on train.jsonl, dev loss every epoch.
+
+Output (train.output_dir): adapter/ (PEFT format, or a full model for method=full) with the tokenizer,
+checkpoints/ (resumed automatically), loss.png and metrics.json.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+from core.config import Config, ConfigError
+
+from .base import base_path, load_model, load_tokenizer
+from .data import encode_file
+
+
+def _peft_model(cfg: Config, model):
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    t = cfg.train
+    if t.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing)
+    lora = LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout,
+                      target_modules=t.target_modules, task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def _collator(tokenizer, packing: bool):
+    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
+
+    if packing:
+        # One row per batch, position ids restarting at each sample and no attention mask: the attention kernels
+        # then keep samples apart (with use_cache=False, which Trainer sets).
+        return DataCollatorWithFlattening(return_position_ids=True)
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+
+
+def _tokens_per_second_callback():
+    from transformers import TrainerCallback
+
+    class TokensPerSecond(TrainerCallback):
+        """Adds real (non-pad) tokens/s to every log line, so the progress output shows throughput."""
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.t, self.seen = time.perf_counter(), state.num_input_tokens_seen
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            now = time.perf_counter()
+            if logs is not None and "loss" in logs and now > self.t:
+                logs["tok/s"] = round((state.num_input_tokens_seen - self.seen) / (now - self.t))
+                self.t, self.seen = now, state.num_input_tokens_seen
+
+    return TokensPerSecond()
+
+
+def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
+    import torch
+    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    t = cfg.train
+    if t.method == "qlora" and not torch.cuda.is_available():
+        raise ConfigError(f"{cfg.source}: train.method: qlora needs an NVIDIA GPU (bitsandbytes 4-bit); "
+                          "use method = \"lora\" on CPU")
+    data_dir = cfg.path(cfg.dataset.out_dir)
+    for name in ("train.jsonl", "dev.jsonl"):
+        if not (data_dir / name).exists():
+            raise ConfigError(f"{data_dir / name} not found: run `make dataset` first")
+    out = cfg.path(t.output_dir)
+    ckpt_dir = out / "checkpoints"
+    if fresh and ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)
+    set_seed(t.seed)
+
+    path = base_path(cfg, progress)
+    tokenizer = load_tokenizer(path)
+    train_rows, train_stats = encode_file(tokenizer, data_dir / "train.jsonl", t.cutoff_len)
+    dev_rows, dev_stats = encode_file(tokenizer, data_dir / "dev.jsonl", t.cutoff_len)
+    if not train_rows:
+        raise ConfigError(f"{data_dir / 'train.jsonl'} has no trainable sample; see {data_dir / 'report.md'}")
+
+    model = load_model(cfg, path, quantize_4bit=t.method == "qlora")
+    model.config.use_cache = False
+    if t.method != "full":
+        model = _peft_model(cfg, model)
+    if t.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if t.method != "full":
+            model.enable_input_require_grads()
+
+    has_dev = bool(dev_rows)
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir), num_train_epochs=t.epochs, max_steps=t.max_steps or -1,
+        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum, learning_rate=t.learning_rate, warmup_ratio=t.warmup_ratio,
+        lr_scheduler_type="cosine", weight_decay=0.0, seed=t.seed, data_seed=t.seed,
+        eval_strategy="epoch" if has_dev else "no", save_strategy="epoch", save_total_limit=2,
+        load_best_model_at_end=has_dev, metric_for_best_model="eval_loss", greater_is_better=False,
+        logging_steps=max(1, min(50, len(train_rows) // (t.batch_size * t.grad_accum) // 4 or 1)),
+        logging_first_step=True, include_num_input_tokens_seen="non_padding", report_to="none",
+        bf16=torch_bf16(model), disable_tqdm=not progress, remove_unused_columns=False, use_cache=False,
+        dataloader_num_workers=0, save_only_model=False,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=train_rows, eval_dataset=dev_rows or None,
+                      data_collator=_collator(tokenizer, t.packing), processing_class=tokenizer,
+                      callbacks=[_tokens_per_second_callback()])
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.exists() else None
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - t0
+
+    adapter = out / "adapter"
+    if adapter.exists():
+        shutil.rmtree(adapter)
+    trainer.model.save_pretrained(str(adapter))
+    tokenizer.save_pretrained(str(adapter))
+    metrics = {
+        "base": cfg.model.base, "base_path": path, "method": t.method, "resumed_from": last,
+        "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
+        "train_loss": round(result.training_loss, 4),
+        "train_samples": train_stats.samples, "train_tokens": train_stats.tokens,
+        "trained_tokens": train_stats.trained_tokens, "dropped_turns": train_stats.dropped_turns,
+        "samples_without_trainable_tokens": train_stats.empty + dev_stats.empty,
+        "tokens_per_second": round(train_stats.tokens * trainer.state.epoch / seconds) if seconds else None,
+    }
+    if has_dev:
+        dev_loss = trainer.evaluate()["eval_loss"]
+        metrics |= {"dev_samples": dev_stats.samples, "dev_loss": round(dev_loss, 4),
+                    "dev_perplexity": round(math.exp(min(dev_loss, 50)), 3)}
+    metrics["epochs"] = [{k: v for k, v in h.items()} for h in trainer.state.log_history if "eval_loss" in h]
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    _plot_loss(trainer.state.log_history, out / "loss.png")
+    return metrics
+
+
+def torch_bf16(model) -> bool:
+    import torch
+
+    return next(model.parameters()).dtype == torch.bfloat16 and torch.cuda.is_available()
+
+
+def _plot_loss(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    dev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    if train:
+        ax.plot(*zip(*train), label="train")
+    if dev:
+        ax.plot(*zip(*dev), marker="o", label="dev")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
