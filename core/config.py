@@ -31,11 +31,12 @@ class Dataset(Section):
     include_chats: list[str] = Field(default_factory=list, description="Glob patterns on chat name or id; empty keeps all.")
     exclude_chats: list[str] = Field(default_factory=list, description="Glob patterns on chat name or id to drop.")
     groups: bool = Field(True, description="Use group chats (ask your friends first).")
-    burst_gap_s: int = Field(300, ge=1, description="A sender's messages closer than this merge into one turn.")
+    burst_gap_s: int = Field(300, ge=1, description="One side's messages closer than this form one turn; a longer unanswered "
+                             "pause ends the conversation.")
     session_gap_s: int = Field(3600, ge=1, description="Silence longer than this starts a new conversation.")
     max_turn_lines: int = Field(12, ge=1, description="A friends' turn keeps at most this many newest lines.")
     max_turns: int = Field(16, ge=2, description="Long conversations are split into windows of at most this many turns.")
-    min_reply_chars: int = Field(1, ge=0, description="Owner turns shorter than this are not trained on.")
+    min_reply_chars: int = Field(1, ge=0, description="Your messages shorter than this are dropped.")
     max_message_chars: int = Field(400, ge=1, description="Longer messages (pasted articles, logs) are dropped.")
     dev_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of the latest conversations held out for dev.")
     mask_pii: bool = Field(True, description="Mask phones, ids, cards, emails, urls, ips, QQ/WeChat ids.")
@@ -68,17 +69,19 @@ class Train(Section):
     output_dir: Path = Field(Path("runs/clone"), description="Checkpoints, adapter, loss.png and metrics.json.")
     epochs: float = Field(3.0, gt=0, description="Passes over train.jsonl.")
     max_steps: int = Field(0, ge=0, description="Stop after this many optimizer steps (0: use epochs).")
-    learning_rate: float = Field(2e-4, gt=0)
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (cosine schedule); ~1e-4–2e-4 for "
+                                 "LoRA on real models, ~2e-3 for the tiny base.")
     batch_size: int = Field(8, ge=1, description="Samples per step (packed into one row when packing).")
-    grad_accum: int = Field(1, ge=1)
+    grad_accum: int = Field(1, ge=1, description="Gradient accumulation steps.")
     cutoff_len: int = Field(1024, ge=16, description="Max tokens of one sample; oldest turns go first.")
     packing: bool = Field(True, description="Pack samples into one row (position ids restart, no padding).")
-    lora_r: int = Field(16, ge=1)
-    lora_alpha: int = Field(32, ge=1)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: list[str] | Literal["all-linear"] = Field("all-linear")
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    seed: int = 0
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling (alpha / r multiplies the update).")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    target_modules: list[str] | Literal["all-linear"] = Field("all-linear", description="Layers that get LoRA "
+                                                                 "adapters: 'all-linear' or a list of module names.")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up the LR.")
+    seed: int = Field(0, description="Seed for initialisation and data order.")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory on big models.")
 
 

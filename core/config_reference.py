@@ -1,0 +1,51 @@
+"""The config reference table in README.md, generated from the schema so the two cannot drift.
+
+    python -m core.config_reference          # print the table
+    python -m core.config_reference --write  # update README.md between the markers
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from .config import Config
+
+BEGIN, END = "<!-- config-reference:begin -->", "<!-- config-reference:end -->"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _default(field) -> str:
+    if field.default_factory is not None:
+        return f"`{field.default_factory()!r}`".replace("PosixPath(", "").replace("')", "'")
+    value = field.default
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value!r}`" if isinstance(value, str) else f"`{value}`"
+
+
+def table() -> str:
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for section, field in Config.model_fields.items():
+        if field.exclude:
+            continue
+        model: type[BaseModel] = field.annotation  # type: ignore[assignment]
+        for name, f in model.model_fields.items():
+            rows.append(f"| `{section}.{name}` | {_default(f)} | {f.description or ''} |")
+    return "\n".join(rows)
+
+
+def readme_block(text: str) -> str:
+    return text[text.index(BEGIN) + len(BEGIN) : text.index(END)].strip()
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        text = README.read_text(encoding="utf-8")
+        new = text.replace(readme_block(text), table())
+        README.write_text(new, encoding="utf-8")
+    else:
+        print(table())
