@@ -45,7 +45,7 @@ def readme_block(text: str) -> str:
 if __name__ == "__main__":
     if "--write" in sys.argv:
         text = README.read_text(encoding="utf-8")
-        new = text.replace(readme_block(text), table())
-        README.write_text(new, encoding="utf-8")
+        start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+        README.write_text(f"{text[:start]}\n{table()}\n{text[end:]}", encoding="utf-8")
     else:
         print(table())

@@ -65,3 +65,10 @@ def test_unknown_format_and_gap_order(tmp_path):
 def test_missing_file():
     with pytest.raises(ConfigError, match="not found"):
         load("/nonexistent/config.toml")
+
+
+def test_readme_config_reference_matches_schema():
+    from core.config_reference import README, readme_block, table
+
+    assert readme_block(README.read_text(encoding="utf-8")) == table(), \
+        "README config reference is stale: run python -m core.config_reference --write"
