@@ -1,0 +1,322 @@
+"""QQNT chats exported by QQ Chat Exporter (QCE, shuakami/qq-chat-exporter), JSON modes (spec section 4.2).
+
+Single file: ``{"metadata":{…},"chatInfo":{…},"statistics":{…},"messages":[…],"avatars"?:…,"exportOptions"?:…}``.
+Chunked mode: ``manifest.json`` (metadata/chatInfo/statistics/chunked) + ``chunks/c000001.jsonl`` (one message per
+line) + ``avatars.json``; the chunks are parsed with the chat info of their manifest, and the manifest and avatars file
+are companions that yield nothing.
+
+Each message: ``timestamp`` (ms, absolute), ``time``, ``sender{uid,uin,name,…}``, ``content{text,elements[…]}``,
+``recalled``, ``system``. The owner is ``chatInfo.selfUid``/``selfUin``; group vs private is ``chatInfo.type``.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..records import Kind, Message
+from ..sources import ExportError, ParseLog, read_text
+from . import SimpleFormat
+
+_DECODER = json.JSONDecoder()
+_WS = re.compile(r"[ \t\r\n]*")
+_CHAT_INFO = re.compile(r'"chatInfo"\s*:\s*')
+# A key can only appear with an unescaped quote before the colon, so this never matches inside a string value.
+_MESSAGES = re.compile(r'"messages"\s*:\s*\[')
+_SNIFF_CHAT_INFO = re.compile(r'"chatInfo"\s*:\s*\{[^{}]*"(?:type|selfUid|selfUin|peerUid|name)"\s*:')
+_SNIFF_CHUNK_LINE = re.compile(r'^\{.*"sender"\s*:\s*\{\s*"uid"\s*:.*"content"\s*:\s*\{')
+_SNIFF_AVATARS = re.compile(r'\s*\{\s*(?:"\d+"\s*:\s*"|\})')
+_CHUNKED = re.compile(r'"chunked"\s*:\s*\{')
+_REPLY_PLACEHOLDER = "原消息"  # QCE's text for a reply whose original message was not found
+_UNKNOWN_UID = "未知"  # QCE's uid for anonymous system notices
+
+# Element type -> (kind, placeholder). Text-like elements are handled separately.
+_MEDIA = {
+    "image": (Kind.IMAGE, "[图片]"),
+    "market_face": (Kind.STICKER, "[表情]"),
+    "video": (Kind.VIDEO, "[视频]"),
+    "audio": (Kind.VOICE, "[语音]"),
+    "file": (Kind.FILE, "[文件]"),
+    "location": (Kind.LOCATION, "[位置]"),
+    "json": (Kind.LINK, "[JSON消息]"),
+    "forward": (Kind.FORWARD, "[聊天记录]"),
+    "wallet": (Kind.MONEY, "[红包]"),
+    "av_record": (Kind.CALL, "[通话记录]"),
+    "system": (Kind.SYSTEM, "[系统消息]"),
+    "long_message": (Kind.OTHER, "[长消息]"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Chat:
+    chat_id: str
+    name: str
+    is_group: bool
+    self_ids: frozenset[str]  # selfUid / selfUin; empty when the export lacks them
+
+
+def sniff(path: Path, head: str) -> bool:
+    start = head.lstrip()
+    if not start.startswith("{"):
+        return False
+    if _SNIFF_CHAT_INFO.search(head):
+        return True  # single-file export or chunked manifest
+    if path.name.lower() == "avatars.json" and _SNIFF_AVATARS.match(start):
+        return True
+    return bool(_SNIFF_CHUNK_LINE.match(start.split("\n", 1)[0]))
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _chat(info: Any, path: Path) -> _Chat:
+    if not isinstance(info, dict):
+        raise ExportError(path, None, '"chatInfo" is not an object: not a QQ Chat Exporter export')
+    name = _str(info.get("name")).strip() or path.stem
+    chat_type = _str(info.get("type")).lower()
+    self_ids = frozenset(s for s in (_str(info.get("selfUid")), _str(info.get("selfUin"))) if s)
+    chat_id = _str(info.get("peerUin")) or _str(info.get("peerUid")) or name
+    return _Chat(chat_id, name, chat_type in ("group", "2"), self_ids)
+
+
+def _time(msg: dict) -> datetime | None:
+    ts = msg.get("timestamp")
+    if isinstance(ts, str) and ts.isdigit():
+        ts = int(ts)
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool) and ts > 0:
+        seconds = ts / 1000 if ts > 1e11 else ts  # QCE writes ms; accept seconds too
+        try:
+            return datetime.fromtimestamp(seconds)
+        except (OverflowError, OSError, ValueError):
+            return None
+    raw = _str(msg.get("time")).strip()
+    if not raw:
+        return None
+    try:
+        t = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    # "YYYY-MM-DD HH:mm:ss" is already local; an RFC 3339 string carries its zone.
+    return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
+
+
+def _render(elements: list, fallback: str) -> tuple[str, Kind, str | None, int]:
+    """Text, kind, quoted text and number of forwarded items of one message's elements."""
+    parts: list[str] = []
+    kind: Kind | None = None
+    has_text = False
+    quote: str | None = None
+    forwarded = 0
+    for el in elements:
+        if not isinstance(el, dict):
+            continue
+        etype = el.get("type")
+        data = el.get("data")
+        if not isinstance(data, dict):
+            data = {}
+        if etype == "text":
+            t = _str(data.get("text"))
+            parts.append(t)
+            has_text = has_text or bool(t.strip())
+        elif etype == "at":
+            parts.append("@" + (_str(data.get("name")) or "某人"))
+            has_text = True
+        elif etype == "face":
+            parts.append(_str(data.get("name")) or "[表情]")
+            has_text = True  # small QQ faces are inline emoji, like WeChat's [微笑]
+        elif etype == "markdown":
+            t = _str(data.get("content"))
+            parts.append(t)
+            has_text = has_text or bool(t.strip())
+        elif etype == "reply":
+            q = _str(data.get("content"))
+            quote = q if q and q != _REPLY_PLACEHOLDER else None
+        elif etype in _MEDIA:
+            ekind, placeholder = _MEDIA[etype]
+            parts.append(_placeholder(etype, data, placeholder))
+            if kind is None or kind is Kind.OTHER:
+                kind = ekind
+            if etype == "forward" and isinstance(data.get("messages"), list):
+                forwarded += len(data["messages"])
+        else:
+            parts.append(_str(data.get("text")) or _str(data.get("summary")) or f"[{etype}]")
+            kind = kind or Kind.OTHER
+    text = "".join(parts).strip() if elements else fallback.strip()
+    if kind in (Kind.SYSTEM, Kind.CALL, Kind.FORWARD) or (kind is not None and not has_text):
+        return text, kind, quote, forwarded
+    return text, Kind.TEXT, quote, forwarded
+
+
+def _placeholder(etype: str, data: dict, default: str) -> str:
+    if etype == "market_face":
+        return f"[{_str(data.get('name')) or '表情'}]"
+    if etype == "file" and data.get("filename"):
+        return f"[文件:{_str(data['filename'])}]"
+    if etype == "forward" and data.get("title"):
+        return f"[聊天记录] {_str(data['title'])}"
+    if etype == "json":
+        title = _str(data.get("title"))
+        return title if title and title != "JSON消息" else default
+    if etype in ("system", "av_record", "wallet"):
+        return _str(data.get("text")) if etype == "system" and data.get("text") else (
+            _str(data.get("summary")) or default)
+    return default
+
+
+def _message(obj: Any, chat: _Chat, path: Path, prefix: str, line: int, log: ParseLog,
+             me: frozenset[str]) -> Message | None:
+    sender = obj.get("sender") if type(obj) is dict else None
+    if type(sender) is not dict:
+        log.skip(path, line, "qqnt: not a message object")
+        return None
+    ts = obj.get("timestamp")
+    if type(ts) is int and 100_000_000_000 < ts < 100_000_000_000_000:  # the usual ms timestamp: fast path
+        time = datetime.fromtimestamp(ts / 1000)
+    else:
+        time = _time(obj)
+        if time is None:
+            log.skip(path, line, "qqnt: message without time")
+            return None
+    uid, uin, name = sender.get("uid"), sender.get("uin"), sender.get("name")
+    if type(uid) is not str or uid == _UNKNOWN_UID:
+        uid = "" if uid is None or uid == _UNKNOWN_UID else str(uid)
+    if type(uin) is not str:
+        uin = "" if uin is None else str(uin)
+    if not name or type(name) is not str:
+        name = (_str(sender.get("groupCard")) or _str(sender.get("remark")) or _str(sender.get("nickname"))
+                or uin or uid)
+    content = obj.get("content")
+    elements = content.get("elements") if type(content) is dict else None
+    if type(elements) is not list:
+        elements = []
+    first = elements[0] if len(elements) == 1 else None
+    data = first.get("data") if type(first) is dict and first.get("type") == "text" else None
+    if type(data) is dict and type(data.get("text")) is str:  # plain text message: fast path
+        text, kind, quote, forwarded = data["text"].strip(), Kind.TEXT, None, 0
+    else:
+        text, kind, quote, forwarded = _render(elements, _str(content.get("text")) if type(content) is dict else "")
+        for _ in range(forwarded):
+            log.skip(path, line, "qqnt: forwarded-history item")
+    if obj.get("recalled") is True:
+        kind, text = Kind.RECALL, text or "[已撤回]"
+    elif obj.get("system") is True and kind is not Kind.CALL:
+        kind = Kind.SYSTEM
+    if not text:
+        log.skip(path, line, "qqnt: empty message")
+        return None
+    if chat.self_ids:
+        is_me = uid in chat.self_ids or uin in chat.self_ids
+    else:
+        is_me = name in me or (uin != "" and uin in me) or (uid != "" and uid in me)
+    return Message(chat.chat_id, chat.name, chat.is_group, name, is_me, time, kind, text, quote, uin or uid or None,
+                   f"{prefix}{line}")
+
+
+def _bad_json(path: Path, e: json.JSONDecodeError) -> ExportError:
+    return ExportError(path, e.lineno, f"invalid JSON ({e.msg}, column {e.colno}); the export may be truncated")
+
+
+def _value_at(text: str, pos: int, path: Path) -> tuple[Any, int]:
+    try:
+        return _DECODER.raw_decode(text, pos)
+    except json.JSONDecodeError as e:
+        raise _bad_json(path, e) from None
+
+
+def _array_items(text: str, start: int, path: Path) -> Iterator[tuple[int, Any]]:
+    """(line, value) for each item of the JSON array whose '[' ends just before `start`, without loading the file
+    as one object: items stream out and keep their line numbers."""
+    idx = _WS.match(text, start).end()
+    if text.startswith("]", idx):
+        return
+    line, pos = 1 + text.count("\n", 0, idx), idx
+    while True:
+        obj, end = _value_at(text, idx, path)
+        line += text.count("\n", pos, idx)
+        pos = idx
+        yield line, obj
+        idx = _WS.match(text, end).end()
+        c = text[idx:idx + 1]
+        if c == "]":
+            return
+        if c != ",":
+            why = "the file ends inside \"messages\" (truncated export?)" if not c else \
+                "invalid JSON: expected ',' or ']' between messages"
+            raise ExportError(path, 1 + text.count("\n", 0, idx), why)
+        idx = _WS.match(text, idx + 1).end()
+
+
+def _is_avatars(path: Path, text: str) -> bool:
+    return path.name.lower() == "avatars.json" and bool(_SNIFF_AVATARS.match(text))
+
+
+def _parse_single(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
+    if not text.startswith("{", _WS.match(text).end()):
+        raise ExportError(path, 1, "not a JSON object: not a QQ Chat Exporter export")
+    info_match = _CHAT_INFO.search(text)
+    if info_match is None:
+        if _is_avatars(path, text):
+            return  # companion of a chunked export
+        _value_at(text, _WS.match(text).end(), path)  # report a syntax error with its line if there is one
+        raise ExportError(path, None, 'no "chatInfo": not a QQ Chat Exporter export')
+    info, info_end = _value_at(text, info_match.end(), path)
+    chat = _chat(info, path)
+    msgs = _MESSAGES.search(text, info_end) or _MESSAGES.search(text)
+    if msgs is None:
+        if _CHUNKED.search(text):
+            return  # chunked manifest: its chunks/*.jsonl files hold the messages
+        raise ExportError(path, None, 'no "messages" array: not a QQ Chat Exporter export')
+    prefix = f"{path}:"
+    for line, obj in _array_items(text, msgs.end(), path):
+        m = _message(obj, chat, path, prefix, line, log, me)
+        if m is not None:
+            yield m
+
+
+def _manifest_for(chunk: Path) -> Path | None:
+    for d in (chunk.parent.parent, chunk.parent):
+        if (d / "manifest.json").is_file():
+            return d / "manifest.json"
+    return None
+
+
+def _parse_chunk(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
+    manifest = _manifest_for(path)
+    if manifest is None:
+        raise ExportError(path, None, "QCE chunk without its manifest.json (needed for the chat info); "
+                                      "parse the whole export folder")
+    mtext = read_text(manifest)
+    try:
+        meta = json.loads(mtext)
+    except json.JSONDecodeError as e:
+        raise _bad_json(manifest, e) from None
+    chat = _chat(meta.get("chatInfo") if isinstance(meta, dict) else None, manifest)
+    prefix = f"{path}:"
+    for i, raw in enumerate(text.split("\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError:
+            log.skip(path, i, "qqnt: invalid JSON line")
+            continue
+        m = _message(obj, chat, path, prefix, i, log, me)
+        if m is not None:
+            yield m
+
+
+def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
+    text = read_text(path)
+    first = text[:65536].lstrip().split("\n", 1)[0]  # bounded: a compact single-file export is one huge line
+    if not _CHAT_INFO.search(first) and _SNIFF_CHUNK_LINE.match(first):
+        yield from _parse_chunk(path, text, log, me)
+    else:
+        yield from _parse_single(path, text, log, me)
+
+
+FORMAT = SimpleFormat("qqnt", sniff, parse)
