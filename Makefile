@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make dataset   build data/dataset from the exports in $(CONFIG)"
+	@echo "make train     fine-tune the clone on data/dataset (LoRA; the tiny base is built offline on first use)"
 	@echo "make test      run the test suite"
 	@echo "make sample    regenerate the bundled fictional persona export"
 	@echo "make bench-dataset  1M-message dataset benchmark"
@@ -35,8 +36,11 @@ test: $(STAMP)
 bench-dataset: $(STAMP)
 	$(BIN)/python benchmarks/dataset_bench.py
 
-train eval chat bot:
+train: $(STAMP)
+	$(BIN)/python -m training train --config $(CONFIG)
+
+eval chat bot:
 	@echo "make $@: not implemented yet (see the open issues)"; exit 2
 
 clean:
-	rm -rf data
+	rm -rf data runs

@@ -25,3 +25,25 @@ def msg():
                        time=t0 + timedelta(minutes=minute), kind=kind, text=text, source=f"x.txt:{int(minute)}")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def base_dir(tmp_path_factory) -> Path:
+    """The embedded tiny base, built once per test session (~20 s)."""
+    from training import tiny_base
+
+    return tiny_base.ensure_tiny_base(tmp_path_factory.mktemp("models"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def tok(base_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(base_dir)
+
+
+@pytest.fixture(scope="session")
+def model(base_dir):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(base_dir).eval()
