@@ -82,6 +82,8 @@ def _message_rejection(msg: Message, ds: Dataset, blocklist: list[str]) -> str |
     text = msg.text.strip()
     if not text:
         return "empty text"
+    if not msg.sender and not msg.is_me:
+        return "sender unknown (e.g. a quote reply in a group)"
     if _PLACEHOLDER_ONLY.match(text):
         return "media placeholder only"
     if len(text) > ds.max_message_chars:

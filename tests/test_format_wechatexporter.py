@@ -91,11 +91,11 @@ def test_private_chat_every_trap() -> None:
         ("张三", True, Kind.MONEY, "微信转账 ¥100.00 - 已收款", None),
         ("Fanny", False, Kind.TEXT, "谢谢", None),
         # quote reply: no sender in the export, reply text is the message, the quoted text is `quote`
-        ("", False, Kind.TEXT, "不客气", "谢谢"),
+        ("张三", True, Kind.TEXT, "不客气", "谢谢"),  # quotes Fanny: in a private chat the replier is the other side
         # transfer memo on its own line, next header glued to the memo
         ("张三", True, Kind.MONEY, "微信转账 ¥20.00 - 已收款\n奶茶钱", None),
         ("Fanny", False, Kind.TEXT, "收到", None),
-        ("", False, Kind.TEXT, "回复第一行\n回复第二行", "第一行\n第二行"),  # multi-line quote and reply
+        ("Fanny", False, Kind.TEXT, "回复第一行\n回复第二行", "第一行\n第二行"),  # multi-line quote and reply
         ("Fanny", False, Kind.FORWARD, "群聊的聊天记录", None),  # the bundle stays; its items are skipped
         ("张三", True, Kind.TEXT, "看到了 Fanny (2021-01-01 00:00:00):这不是消息头", None),
         ("张三", True, Kind.TEXT, "最后一条", None),  # trailing blank lines stripped

@@ -116,14 +116,15 @@ def test_clean_counts_every_drop(msg):
     msgs = [msg("a", "[图片]", 0, kind=Kind.IMAGE), msg("a", "[图片]", 1), msg("a", "", 2),
             msg("a", "hi", 3, chat="work-group"), msg("a", "hi", 4, chat="g", group=True),
             msg("a", "我的密码是123", 5), msg("a", "x" * 500, 6), msg("a", "call 13800138000", 7),
-            msg("a", "hi", 8, chat="filehelper"), msg("me", "ok~", 9, me=True)]
+            msg("a", "hi", 8, chat="filehelper"), msg("", "quoted reply", 8.5), msg("me", "ok~", 9, me=True)]
     stats = CleanStats()
     kept = list(clean(msgs, ds, stats))
     assert [m.text for m in kept] == ["call <PHONE>", "ok~"]
     assert stats.dropped == {
         "not text: image": 1, "media placeholder only": 1, "empty text": 1, "chat in dataset.exclude_chats": 1,
         "group chat (dataset.groups = false)": 1, "contains a dataset.blocklist word": 1,
-        "longer than dataset.max_message_chars": 1, "service/official account chat": 1}
+        "longer than dataset.max_message_chars": 1, "service/official account chat": 1,
+        "sender unknown (e.g. a quote reply in a group)": 1}
     assert stats.pii == {"phone": 1}
     assert sum(stats.dropped.values()) + len(kept) == len(msgs)
 

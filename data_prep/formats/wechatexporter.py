@@ -187,11 +187,11 @@ def _quote_end(first: str, lines: list[str], j: int) -> int | None:
     return None
 
 
-def _split_quote(block: str) -> str:
-    """``「name：quoted」`` → quoted (the name is whoever wrote the quoted message, not the replier)."""
+def _split_quote(block: str) -> tuple[str, str]:
+    """``「name：quoted」`` → (name, quoted); the name is whoever wrote the quoted message, not the replier."""
     inner = block[1:-1] if block.endswith("」") else block[1:]
-    _, sep, quoted = inner.partition("：")
-    return quoted if sep else inner
+    name, sep, quoted = inner.partition("：")
+    return (name, quoted) if sep else ("", inner)
 
 
 class _Parser:
@@ -211,6 +211,7 @@ class _Parser:
         self.last_time: datetime | None = None
         self.pending: list[Message] = []  # notices before the first timed message
         self.group_hint = False
+        self.quoted_names: list[tuple[Message, str]] = []  # quote replies and whom they quote
         self.fwd: list[str] = []        # open forwarded-history titles (nested)
         self.fwd_item = False
         self.fwd_start = 0
@@ -403,6 +404,7 @@ class _Parser:
             pending = set(map(id, self.pending))
             self.msgs = [m for m in self.msgs if id(m) not in pending]
         self.set_group()
+        self.attribute_quotes()
         return self.msgs
 
     def slow_line(self, idx: int, line: str) -> bool:
@@ -450,9 +452,10 @@ class _Parser:
                 lines = self.lines
                 end = _quote_end(line, lines, nxt)
                 if end is not None:
-                    quoted = _split_quote("\n".join([line, *lines[nxt:end]]))
+                    name, quoted = _split_quote("\n".join([line, *lines[nxt:end]]))
                     reply = lines[end + 1] if end + 1 < len(lines) else ""
-                    self.start("", self.last_time, Kind.TEXT, reply, ln, quote=quoted)
+                    msg = self.start("", self.last_time, Kind.TEXT, reply, ln, quote=quoted)
+                    self.quoted_names.append((msg, name))
                     self.skip_to = end + 2
                     break
             if line.startswith(_SYSMSG):
@@ -508,6 +511,22 @@ class _Parser:
         if self.group_hint or "," in self.chat_name or others > 2 or (has_me and others >= 2):
             for m in self.msgs:
                 m.is_group = True
+
+
+    def attribute_quotes(self) -> None:
+        """Quote replies print no sender. In a private chat one usually quotes the other side, so the replier is
+        the participant who is not the quoted one; in groups (or if the quoted name is neither) it stays unknown."""
+        if not self.quoted_names or (self.msgs and self.msgs[0].is_group):
+            return
+        people = {name: hit for name, hit in self._me_cache.items() if name}
+        mine = [n for n, hit in people.items() if hit]
+        others = [n for n, hit in people.items() if not hit]
+        if len(mine) != 1 or len(others) != 1:
+            return
+        for msg, quoted in self.quoted_names:
+            if quoted in (mine[0], others[0]):
+                msg.sender = others[0] if quoted == mine[0] else mine[0]
+                msg.is_me = msg.sender == mine[0]
 
 
 def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
