@@ -108,3 +108,12 @@ def head(path: Path, size: int = 8192) -> str:
     if text.count("\ufffd") <= 1:  # one for a character cut at the read boundary
         return normalise(text)
     return normalise(data.decode("gb18030", errors="ignore"))
+
+
+def first_line(text: str) -> str:
+    """The first non-blank line, stripped: what most sniffers and header checks look at."""
+    for line in text.split("\n", 20):
+        line = line.strip().lstrip("\ufeff")
+        if line:
+            return line
+    return ""

@@ -12,21 +12,13 @@ from data_prep.sources import ExportError, ParseLog, head
 
 FIX = Path(__file__).parent / "fixtures" / "liuhen"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+from helpers import lines, run_format, skips  # noqa: E402
+
 ME = frozenset()
 
 
 def run(rel: str, me: frozenset[str] = ME):
-    log = ParseLog()
-    msgs = list(liuhen.FORMAT.parse(FIX / rel, log, me))
-    return msgs, log
-
-
-def lines(msgs) -> list[int]:
-    return [int(m.source.rsplit(":", 1)[1]) for m in msgs]
-
-
-def skips(log: ParseLog) -> list[tuple[int | None, str]]:
-    return [(s.line, s.reason) for s in log.skips]
+    return run_format(liuhen, FIX / rel, me)
 
 
 ALL_FIXTURES = sorted(p.relative_to(FIX).as_posix() for p in FIX.rglob("*") if p.is_file() and p.stat().st_size)

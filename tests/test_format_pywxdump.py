@@ -12,21 +12,13 @@ from data_prep.records import Kind
 from data_prep.sources import ExportError, ParseLog, head
 
 FIX = Path(__file__).parent / "fixtures" / "pywxdump"
+from helpers import lines, run_format, skips  # noqa: E402
+
 ME = frozenset()
 
 
 def run(rel: str):
-    log = ParseLog()
-    msgs = list(pywxdump.FORMAT.parse(FIX / rel, log, ME))
-    return msgs, log
-
-
-def lines(msgs) -> list[int]:
-    return [int(m.source.rsplit(":", 1)[1]) for m in msgs]
-
-
-def skips(log: ParseLog) -> list[tuple[int | None, str]]:
-    return [(s.line, s.reason) for s in log.skips]
+    return run_format(pywxdump, FIX / rel, ME)
 
 
 ALL_FIXTURES = sorted(p.relative_to(FIX).as_posix() for p in FIX.rglob("*") if p.is_file() and p.stat().st_size)

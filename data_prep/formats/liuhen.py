@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ExportError, ParseLog, read_text
+from ..sources import ExportError, ParseLog, first_line, read_text
 from . import SimpleFormat
 
 # --- sniffing -------------------------------------------------------------------------------------------------
@@ -48,16 +48,8 @@ _QQ_MARKS = re.compile(r"^(?:={20,}|消息(?:分组|对象)[:：]|消息记录�
 _QQ_ID_SUFFIX = re.compile(r".*(?:\(\d{5,}\)|<[^<>\s]+@[^<>\s]+>)")
 
 
-def _first_line(text: str) -> str:
-    for line in text.split("\n", 20):
-        line = line.strip().lstrip("\ufeff")
-        if line:
-            return line
-    return ""
-
-
 def sniff(path: Path, head: str) -> bool:
-    first = _first_line(head)
+    first = first_line(head)
     if first.startswith(_CSV_PREFIX) or first.startswith(_CN_PREFIX):
         return True
     if _AI_DATE.fullmatch(first):
@@ -825,7 +817,7 @@ def _parse_ai_txt(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> I
 # --- entry point ----------------------------------------------------------------------------------------------
 def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     text = read_text(path)
-    first = _first_line(text)
+    first = first_line(text)
     if csv.field_size_limit() < 1 << 26:
         csv.field_size_limit(1 << 26)  # StrContent XML / forwarded histories can exceed the 128 KiB default
     try:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ExportError, ParseLog, read_text
+from ..sources import ExportError, ParseLog, first_line, read_text
 from . import SimpleFormat
 from .liuhen import clean_markup, looks_like_xml, notice_kind, parse_time, xml_attr
 
@@ -31,14 +31,6 @@ _HEAD_EARLY = "MsgSvrID,type_name,is_sender,talker,room_name,content,CreateTime"
 _USERS_JSON = re.compile(r'\s*\{\s*(?:\}\s*$|"([^"\\]+)"\s*:\s*\{\s*"wxid"\s*:\s*"\1")')
 
 
-def _first_line(text: str) -> str:
-    for line in text.split("\n", 20):
-        line = line.strip().lstrip("\ufeff")
-        if line:
-            return line
-    return ""
-
-
 def _is_users_json(path: Path, head: str) -> bool:
     if _USERS_JSON.match(head):
         return True
@@ -46,7 +38,7 @@ def _is_users_json(path: Path, head: str) -> bool:
 
 
 def sniff(path: Path, head: str) -> bool:
-    first = _first_line(head)
+    first = first_line(head)
     return first.startswith(_HEAD_PREFIX) or first.startswith(_HEAD_EARLY) or _is_users_json(path, head)
 
 
@@ -264,7 +256,7 @@ def _parse_raw_rows(text: str, with_id: bool, chat: _Chat, log: ParseLog) -> Ite
 
 def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     text = read_text(path)
-    first = _first_line(text)
+    first = first_line(text)
     if not (first.startswith(_HEAD_PREFIX) or first.startswith(_HEAD_EARLY)):
         if _is_users_json(path, text[:8192]):
             return  # users.json: a companion that names wxids, not a chat
