@@ -125,16 +125,3 @@ def catchphrases(mine: list[str], others: list[str], k: int = 20, min_count: int
             break
     return out
 
-
-def distance(profile: dict, other: dict) -> dict:
-    """How far another text collection's style is from the owner's (0 = identical on that axis)."""
-    hist_a, hist_b = profile["length_hist"], other["length_hist"]
-    return {
-        "length_hist_l1": round(sum(abs(x - y) for x, y in zip(hist_a, hist_b)), 4),
-        "median_length_ratio": round(other["length"]["p50"] / profile["length"]["p50"], 3)
-        if profile["length"]["p50"] else None,
-        "emoji_rate_diff": round(other["emoji_rate"] - profile["emoji_rate"], 4),
-        "punctuation_rate_l1": round(sum(abs(other["punctuation_rate"][p] - profile["punctuation_rate"][p])
-                                         for p in PUNCT), 4),
-        "catchphrase_rate_diff": round(other["catchphrase_rate"] - profile["catchphrase_rate"], 4),
-    }

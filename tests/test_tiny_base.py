@@ -5,9 +5,7 @@ import json
 import re
 import shutil
 import unicodedata
-from pathlib import Path
 
-import pytest
 
 from training import tiny_base
 from training.generic_corpus import PERSONA_MARKERS, TOPICS, generic_conversations
