@@ -102,7 +102,7 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
         logging_steps=max(1, min(50, len(train_rows) // (t.batch_size * t.grad_accum) // 4 or 1)),
         logging_first_step=True, include_num_input_tokens_seen="non_padding", report_to="none",
         bf16=torch_bf16(model), disable_tqdm=not progress, remove_unused_columns=False, use_cache=False,
-        dataloader_num_workers=0,
+        dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_rows, eval_dataset=dev_rows or None,
                       data_collator=_collator(tokenizer, t.packing), processing_class=tokenizer,
