@@ -6,11 +6,13 @@ BIN := $(VENV)/bin
 CONFIG ?= config.toml
 STAMP := $(VENV)/.installed
 
-.PHONY: install dataset train eval chat bot test sample bench-dataset clean help
+.PHONY: install dataset train eval export chat bot test sample bench-dataset clean help
 
 help:
 	@echo "make dataset   build data/dataset from the exports in $(CONFIG)"
 	@echo "make train     fine-tune the clone on data/dataset (LoRA; the tiny base is built offline on first use)"
+	@echo "make eval      base vs clone on the dev set: perplexity, ROUGE, BLEU, style (eval.md, eval.json)"
+	@echo "make export    merge the adapter into a standalone model folder (runs/clone/merged)"
 	@echo "make test      run the test suite"
 	@echo "make sample    regenerate the bundled fictional persona export"
 	@echo "make bench-dataset  1M-message dataset benchmark"
@@ -39,7 +41,13 @@ bench-dataset: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python -m training train --config $(CONFIG)
 
-eval chat bot:
+export: $(STAMP)
+	$(BIN)/python -m training export --config $(CONFIG)
+
+eval: $(STAMP)
+	$(BIN)/python -m training eval --config $(CONFIG)
+
+chat bot:
 	@echo "make $@: not implemented yet (see the open issues)"; exit 2
 
 clean:

@@ -59,3 +59,52 @@ def test_qlora_on_cpu_is_a_clear_error(tmp_path):
     cfg = load(overrides={"train.method": "qlora", "dataset.out_dir": str(tmp_path)})
     with pytest.raises(ConfigError, match="qlora needs an NVIDIA GPU"):
         train(cfg, progress=False)
+
+
+def test_load_clone_gives_the_trained_logits_and_export_merges_them(trained, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from training.base import load_clone
+    from training.export import export_merged
+
+    cfg, _ = trained
+    ids = torch.tensor([[1, 20, 30, 40, 50, 2]])
+    a, _ = load_clone(cfg)
+    b, _ = load_clone(cfg)
+    with torch.no_grad():
+        clone = a(ids).logits
+        assert torch.equal(clone, b(ids).logits)  # save → load is exact
+        merged_dir = export_merged(cfg, out=tmp_path / "merged", progress=False)
+        assert (merged_dir / "model.safetensors").exists() and not (merged_dir / "adapter_config.json").exists()
+        merged = AutoModelForCausalLM.from_pretrained(merged_dir)(ids).logits
+    assert torch.allclose(merged, clone, atol=1e-4)
+    assert not list(tmp_path.glob(".merged.tmp-*"))
+
+
+def test_packed_loss_equals_unpacked_loss(trained, tok, model):
+    import torch
+
+    from training.data import encode_file
+    from training.train import collator
+
+    cfg, _ = trained
+    rows, _ = encode_file(tok, cfg.path(cfg.dataset.out_dir) / "dev.jsonl", 256)
+    rows = rows[:6]
+    model.config.use_cache = False
+
+    def token_loss(batch, **kw):
+        logits = model(**batch, **kw).logits[:, :-1]
+        labels = batch["labels"][:, 1:]
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                                 ignore_index=-100, reduction="sum") / (labels != -100).sum()
+
+    with torch.no_grad():
+        packed_batch = collator(tok, packing=True)([dict(r) for r in rows])
+        assert "attention_mask" not in packed_batch and packed_batch["input_ids"].shape[0] == 1
+        padded = token_loss(collator(tok, packing=False)([dict(r) for r in rows]))
+        packed = token_loss(packed_batch, use_cache=False)
+        # negative control: one causal sequence over all samples lets them attend to each other
+        leaked = token_loss({k: v for k, v in packed_batch.items() if k != "position_ids"}, use_cache=False)
+    assert abs(packed.item() - padded.item()) < 1e-4
+    assert abs(leaked.item() - padded.item()) > 1e-3

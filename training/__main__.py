@@ -1,4 +1,4 @@
-"""python -m training {train}: fine-tune the clone on the dataset built by `make dataset`."""
+"""python -m training {train,eval,export}: fine-tune the clone, measure it, merge it into a standalone model."""
 from __future__ import annotations
 
 import argparse
@@ -7,30 +7,48 @@ import sys
 from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="LoRA/QLoRA/full fine-tuning (what `make train` runs)")
-    t.add_argument("--config", type=Path, default=None)
     t.add_argument("--fresh", action="store_true", help="ignore existing checkpoints and start over")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
+    e = sub.add_parser("eval", help="base vs clone on the dev set: perplexity, ROUGE, BLEU, style (`make eval`)")
+    e.add_argument("--limit", type=int, default=None, help="evaluate at most this many dev prompts")
+    x = sub.add_parser("export", help="merge the adapter into a standalone safetensors model (`make export`)")
+    x.add_argument("--out", type=Path, default=None, help="target folder (default: <train.output_dir>/merged)")
+    for p in (t, e, x):
+        p.add_argument("--config", type=Path, default=None)
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return ap
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     from core.config import ConfigError, load
 
     try:
         cfg = load(args.config)
-        from .train import train
+        if args.cmd == "train":
+            from .train import train
 
-        metrics = train(cfg, fresh=args.fresh, progress=not args.quiet)
+            metrics = train(cfg, fresh=args.fresh, progress=not args.quiet)
+            out = cfg.path(cfg.train.output_dir)
+            summary = {k: metrics.get(k) for k in ("steps", "train_seconds", "train_loss", "dev_loss",
+                                                   "dev_perplexity", "tokens_per_second")}
+            print(json.dumps(summary), file=sys.stderr)
+            print(f"wrote {out}/adapter, {out}/loss.png, {out}/metrics.json", file=sys.stderr)
+        elif args.cmd == "eval":
+            from .evaluate import evaluate
+
+            evaluate(cfg, limit=args.limit, progress=not args.quiet)
+        else:
+            from .export import export_merged
+
+            path = export_merged(cfg, out=args.out, progress=not args.quiet)
+            print(f"wrote {path}", file=sys.stderr)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = cfg.path(cfg.train.output_dir)
-    summary = {k: metrics.get(k) for k in ("steps", "train_seconds", "train_loss", "dev_loss", "dev_perplexity",
-                                           "tokens_per_second")}
-    print(json.dumps(summary), file=sys.stderr)
-    print(f"wrote {out}/adapter, {out}/loss.png, {out}/metrics.json", file=sys.stderr)
     return 0
 
 

@@ -55,3 +55,20 @@ def load_model(cfg: Config, path: str, quantize_4bit: bool = False):
             bnb_4bit_compute_dtype=kwargs["dtype"] if kwargs["dtype"] != torch.float32 else torch.bfloat16)
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+
+
+def load_clone(cfg: Config, adapter: Path | None = None):
+    """Base + trained adapter (or the full fine-tuned model for method=full), in eval mode, with its tokenizer.
+
+    The tokenizer saved next to the adapter is used, so serving tokenizes exactly as training did."""
+    from peft import PeftModel
+
+    adapter = Path(adapter or cfg.path(cfg.train.output_dir) / "adapter")
+    if not adapter.is_dir():
+        raise ConfigError(f"{adapter} not found: run `make train` first")
+    tokenizer = load_tokenizer(str(adapter))
+    if (adapter / "adapter_config.json").exists():
+        model = PeftModel.from_pretrained(load_model(cfg, base_path(cfg, progress=False)), str(adapter))
+    else:
+        model = load_model(cfg, str(adapter))
+    return model.eval(), tokenizer

@@ -17,7 +17,7 @@ from .base import base_path, load_model, load_tokenizer
 from .data import encode_file
 
 
-def _peft_model(cfg: Config, model):
+def peft_wrap(cfg: Config, model):
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     t = cfg.train
@@ -28,7 +28,7 @@ def _peft_model(cfg: Config, model):
     return get_peft_model(model, lora)
 
 
-def _collator(tokenizer, packing: bool):
+def collator(tokenizer, packing: bool):
     from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
 
     if packing:
@@ -85,7 +85,7 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
     model = load_model(cfg, path, quantize_4bit=t.method == "qlora")
     model.config.use_cache = False
     if t.method != "full":
-        model = _peft_model(cfg, model)
+        model = peft_wrap(cfg, model)
     if t.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if t.method != "full":
@@ -105,7 +105,7 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
         dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
     )
     trainer = Trainer(model=model, args=args, train_dataset=train_rows, eval_dataset=dev_rows or None,
-                      data_collator=_collator(tokenizer, t.packing), processing_class=tokenizer,
+                      data_collator=collator(tokenizer, t.packing), processing_class=tokenizer,
                       callbacks=[_tokens_per_second_callback()])
     last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.exists() else None
     t0 = time.perf_counter()
