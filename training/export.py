@@ -1,42 +1,111 @@
 """`make export`: merge the trained adapter into the base and save a standalone model folder (safetensors).
 
-The result loads with AutoModelForCausalLM/AutoTokenizer alone (vLLM, llama.cpp's converter, any server),
-with the chat template the clone was trained with.
+The result loads with AutoModelForCausalLM/AutoTokenizer alone (vLLM, llama.cpp's converter, any server), with
+the tokenizer and chat template the clone was trained with. It is written to a temporary folder and swapped in
+with renames, so a failed export leaves the previous one (or nothing) behind, never half a model.
 """
 from __future__ import annotations
 
 import json
 import shutil
 import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
-from core.config import Config
+from core.config import Config, ConfigError
 
-from .base import load_clone
+from .base import base_path, load_clone
+
+NOTE = "chatclone_export.json"  # marks a folder as ours: only such a folder is ever replaced
+
+README = """# {name}
+
+A standalone chat clone exported by chatclone (`make export`): the base model with the trained adapter merged
+into its weights. Nothing else is needed to load it:
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+model = AutoModelForCausalLM.from_pretrained("{path}")
+tokenizer = AutoTokenizer.from_pretrained("{path}")  # includes the chat template used in training
+```
+
+- base: {base} ({base_path})
+- adapter: {adapter}
+- method: {method}, weights saved as {dtype}
+{qlora}"""
+
+QLORA_NOTE = ("- trained with qlora: the adapter was merged into the unquantized base (a 4-bit base cannot take a "
+              "clean merge), so outputs differ slightly from the 4-bit model used in training.\n")
+
+
+@contextmanager
+def _quiet(progress: bool):
+    """Hide transformers' own progress bars (loading weights, writing shards) unless progress is wanted."""
+    from transformers.utils import logging as hf_logging
+
+    quiet = not progress and hf_logging.is_progress_bar_enabled()
+    if quiet:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if quiet:
+            hf_logging.enable_progress_bar()
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse to replace a folder that is not a previous export (a typo in --out must not delete data)."""
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / NOTE).is_file())):
+        raise ConfigError(f"{target} exists and is not a chatclone export; choose another --out or remove it")
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Put the finished `tmp` at `target`; the old export is only deleted once the new one is in place."""
+    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    if target.exists():
+        target.rename(old)
+    try:
+        tmp.rename(target)
+    except OSError:
+        if old.exists():
+            old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True) -> Path:
-    """Merge base + adapter into `out` (default <train.output_dir>/merged); written to a temporary folder and
-    renamed, so a failed export never leaves half a model behind."""
+    """Merge base + adapter (or copy the full fine-tuned model for method=full) into `out`, default
+    <train.output_dir>/merged, and return that folder."""
     from peft import PeftModel
 
-    # A 4-bit (qlora) base cannot take a clean merge: load_clone loads the base unquantized in every case.
-    model, tokenizer = load_clone(cfg)
-    if isinstance(model, PeftModel):
-        model = model.merge_and_unload()
-    target = Path(out) if out else cfg.path(cfg.train.output_dir) / "merged"
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
-        note = {"base": cfg.model.base, "adapter": str(cfg.path(cfg.train.output_dir) / "adapter"),
-                "method": cfg.train.method,
-                "load": "AutoModelForCausalLM.from_pretrained(path); AutoTokenizer.from_pretrained(path)"}
-        (tmp / "chatclone_export.json").write_text(json.dumps(note, indent=1) + "\n", encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    run = cfg.path(cfg.train.output_dir)
+    adapter = run / "adapter"
+    target = Path(out).resolve() if out else run / "merged"
+    _check_replaceable(target)
+    with _quiet(progress):
+        # load_clone never quantizes, so a qlora adapter is attached to the bf16/fp16/fp32 base here: peft
+        # cannot merge into bitsandbytes 4-bit weights cleanly.
+        model, tokenizer = load_clone(cfg, adapter)
+        merged = model.merge_and_unload() if isinstance(model, PeftModel) else model
+        merged.config.use_cache = True  # training turns the KV cache off; a served model wants it back
+        dtype = str(next(merged.parameters()).dtype).removeprefix("torch.")
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            merged.save_pretrained(str(tmp))  # safetensors + config.json + generation_config.json
+            tokenizer.save_pretrained(str(tmp))
+            note = {"base": cfg.model.base, "base_path": base_path(cfg, progress=False), "adapter": str(adapter),
+                    "method": "full" if merged is model else cfg.train.method, "dtype": dtype,
+                    "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "load": "AutoModelForCausalLM.from_pretrained(path); AutoTokenizer.from_pretrained(path)"}
+            readme = README.format(name=target.name, path=target, qlora=QLORA_NOTE * (note["method"] == "qlora"),
+                                   **{k: note[k] for k in ("base", "base_path", "adapter", "method", "dtype")})
+            (tmp / "README.md").write_text(readme, encoding="utf-8")
+            (tmp / NOTE).write_text(json.dumps(note, indent=1) + "\n", encoding="utf-8")
+            _swap_in(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
