@@ -108,3 +108,4 @@ def test_packed_loss_equals_unpacked_loss(trained, tok, model):
         leaked = token_loss({k: v for k, v in packed_batch.items() if k != "position_ids"}, use_cache=False)
     assert abs(packed.item() - padded.item()) < 1e-4
     assert abs(leaked.item() - padded.item()) > 1e-3
+
