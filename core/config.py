@@ -85,11 +85,24 @@ class Train(Section):
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory on big models.")
 
 
+class EvalConfig(Section):
+    max_prompts: int = Field(200, ge=1, description="Score at most this many held-out owner replies, spread evenly over "
+                             "dev.jsonl (`--limit` caps it further).")
+    max_new_tokens: int = Field(64, ge=1, description="Longest generated reply, in tokens.")
+    batch_size: int = Field(32, ge=1, description="Prompts generated together in one batch.")
+    examples: int = Field(8, ge=0, description="Example exchanges shown in eval.md.")
+    temperature: float = Field(0.0, ge=0, description="0: greedy (reproducible); above 0 samples, with the same seed "
+                               "for base and clone.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling cut-off when temperature > 0.")
+    repetition_penalty: float = Field(1.0, gt=0, description="Above 1 discourages repeated tokens (both systems).")
+
+
 class Config(Section):
     persona: Persona = Field(default_factory=Persona)
     dataset: Dataset = Field(default_factory=Dataset)
     model: Model = Field(default_factory=Model)
     train: Train = Field(default_factory=Train)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
     # Where the config file lives; relative paths inside it are resolved against this folder.
     source: Path = Field(DEFAULT_CONFIG, exclude=True)
 
