@@ -6,16 +6,22 @@ BIN := $(VENV)/bin
 CONFIG ?= config.toml
 STAMP := $(VENV)/.installed
 
-.PHONY: install dataset train eval export chat bot test sample bench-dataset clean help
+.PHONY: install demo dataset train eval export chat bot test sample bench bench-dataset clean help
+
+# What the demo says to the clone (and to the base model, for comparison).
+DEMO_SAY := --say "在干嘛呢" --say "周末一起去吃火锅吗" --say "你家年糕最近怎么样" --say "稿子今天能交吗"
 
 help:
+	@echo "make demo      everything on the bundled sample: dataset, tiny base, training, eval, a chat with the clone"
 	@echo "make dataset   build data/dataset from the exports in $(CONFIG)"
 	@echo "make train     fine-tune the clone on data/dataset (LoRA; the tiny base is built offline on first use)"
 	@echo "make eval      base vs clone on the dev set: perplexity, ROUGE, BLEU, style (eval.md, eval.json)"
 	@echo "make export    merge the adapter into a standalone model folder (runs/clone/merged)"
+	@echo "make chat      talk to the clone in the terminal"
+	@echo "make bot       run the clone in Telegram/WeChat (channels enabled in $(CONFIG))"
 	@echo "make test      run the test suite"
 	@echo "make sample    regenerate the bundled fictional persona export"
-	@echo "make bench-dataset  1M-message dataset benchmark"
+	@echo "make bench     training and bot benchmarks (tiny model, CPU); make bench-dataset: 1M messages"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -47,8 +53,26 @@ export: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/python -m training eval --config $(CONFIG)
 
-chat bot:
-	@echo "make $@: not implemented yet (see the open issues)"; exit 2
+chat: $(STAMP)
+	$(BIN)/python -m bot chat --config $(CONFIG)
+
+bot: $(STAMP)
+	$(BIN)/python -m bot --config $(CONFIG)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_bench.py
+	$(BIN)/python benchmarks/bot_bench.py --config $(CONFIG)
+
+demo: $(STAMP)
+	$(BIN)/python -m data_prep build --config $(CONFIG)
+	$(BIN)/python -m training train --config $(CONFIG)
+	$(BIN)/python -m training eval --config $(CONFIG)
+	$(BIN)/python -m bot chat --config $(CONFIG) --compare-base $(DEMO_SAY)
+	@echo
+	@echo "dataset:  data/dataset/ (train.jsonl, dev.jsonl, report.md, profile.json, lengths.png)"
+	@echo "clone:    runs/clone/adapter/ (PEFT), runs/clone/loss.png, runs/clone/metrics.json"
+	@echo "eval:     runs/clone/eval.md, runs/clone/eval.json"
+	@echo "next:     make chat (talk to it), README.md 'Your own data' and 'Running the bot'"
 
 clean:
 	rm -rf data runs

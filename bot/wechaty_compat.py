@@ -15,6 +15,11 @@ Patches (all in-process, nothing in site-packages is edited):
   never fired; the only liveness signal a supervisor could watch.
 * ``Wechaty.stop()`` also shuts the plugin scheduler down: ``start()`` starts it on every login, so after
   wechaty's own restart the second login died with "Scheduler is already running" and ``on_login`` was skipped.
+  And it always closes the gRPC channel: when the service is gone the ``Stop`` RPC raises and the original left
+  the channel open.
+* the token is masked in log records: ``PuppetService()`` logs it at WARNING ("there are endpoint<...> and
+  token<...>") whenever both are given, i.e. always here, and hpack logs the ``:authority`` header at DEBUG.
+  ``wechaty_options()`` registers the token with bot.redact.
 * every (re)start drops the class-level Contact/Room/Tag caches: objects cached there stay bound to the
   previous, stopped puppet (``room.topic()`` / ``contact.say()`` then fail) when a new instance or a restarted one
   runs in the same process. The message-id de-dup set is kept on purpose (a re-delivered id is still ignored).
@@ -37,6 +42,9 @@ Lifecycle a channel must supervise (observed against tests/puppet_server.py):
   ``start()``; if it is back, messages flow again and (with the scheduler patch) ``on_login`` fires again.
 * clean shutdown: cancel the ``start()`` task, then ``await bot.stop()`` (sends ``Stop``, closes the channel).
 
+A supervisor therefore runs ``serve(bot)`` (``start()`` without the swallowing and the 60 s sleep: it returns when
+the stream ends and raises when the connection is lost) and ends every instance with ``shutdown(bot)``.
+
 Message quirks: handlers run as concurrent tasks; an exception in ``on_message`` is only logged by wechaty
 ("internal error"). ``msg.is_self()`` is True for what the logged-in account sent from its phone -- and, with
 some puppets, for the bot's own replies echoed back. ``msg.say()`` on such a private message goes to the
@@ -46,11 +54,14 @@ since info logs every message text).
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import tempfile
 from dataclasses import dataclass
 from typing import Any
+
+from .redact import redact_in_logs
 
 
 @dataclass(frozen=True)
@@ -118,13 +129,19 @@ def _patch(wechaty: Any) -> None:
 
     stop = wechaty.Wechaty.stop
 
-    async def stop_with_scheduler(self: Any) -> None:
+    async def stop_with_scheduler_and_channel(self: Any) -> None:
         scheduler = self._plugin_manager.scheduler
         if scheduler.running:
             scheduler.shutdown(wait=False)
-        await stop(self)
+        puppet = self._puppet
+        try:
+            await stop(self)
+        finally:
+            if puppet is not None and puppet.channel is not None:
+                puppet.channel.close()
+                puppet.channel = None
 
-    wechaty.Wechaty.stop = stop_with_scheduler  # type: ignore[method-assign]
+    wechaty.Wechaty.stop = stop_with_scheduler_and_channel  # type: ignore[method-assign]
 
     init_puppet = wechaty.Wechaty.init_puppet
 
@@ -148,9 +165,34 @@ def wechaty_options(endpoint: str, token: str, *, web_port: int | None = None, n
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     api = import_wechaty()
+    if token:
+        redact_in_logs(token)
     return api.WechatyOptions(name=name, puppet="wechaty-puppet-service", puppet_options=api.PuppetOptions(),
                               endpoint=endpoint, token=token, host="127.0.0.1",
                               port=web_port or _free_local_port(), scheduler=AsyncIOScheduler())
+
+
+async def serve(bot: Any) -> None:
+    """What ``bot.start()`` does, minus its error handling: connect (``Stop`` + ``Start``) and dispatch events until
+    the service ends the Event stream (returns) or the connection fails or is lost (raises, e.g. ``OSError``,
+    ``StreamTerminatedError``) -- instead of printing, sleeping 60 s or stopping the event loop."""
+    await bot.init_puppet()
+    await bot.init_puppet_event_bridge(bot.puppet)
+    await bot.puppet.start()
+
+
+async def shutdown(bot: Any, timeout: float = 5.0) -> None:
+    """End an instance however ``serve()`` ended: cancel its event handlers still running (wechaty runs each
+    event as a task of the puppet's emitter), then ``stop()`` (``Stop`` RPC, at most ``timeout`` s, channel closed
+    in any case). Errors of ``stop()`` propagate once everything is closed."""
+    puppet = bot._puppet
+    if puppet is None:
+        return
+    handlers = [task for task in puppet._event_stream._waiting if task is not asyncio.current_task()]
+    for task in handlers:
+        task.cancel()
+    await asyncio.gather(*handlers, return_exceptions=True)
+    await asyncio.wait_for(bot.stop(), timeout)
 
 
 def _free_local_port() -> int:

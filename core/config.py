@@ -97,12 +97,72 @@ class EvalConfig(Section):
     repetition_penalty: float = Field(1.0, gt=0, description="Above 1 discourages repeated tokens (both systems).")
 
 
+class BotTelegram(Section):
+    enabled: bool = Field(False, description="Answer in Telegram (token from env TELEGRAM_BOT_TOKEN).")
+    base_url: str = Field("https://api.telegram.org/bot", description="Bot API base URL; the token is appended "
+                          "(self-hosted Bot API servers, tests).")
+    poll_timeout_s: int = Field(30, ge=0, description="getUpdates long-poll timeout.")
+
+
+class BotWechat(Section):
+    enabled: bool = Field(False, description="Answer in WeChat through a Wechaty puppet service.")
+    endpoint: str = Field("", description="Puppet service host:port (plain gRPC, no TLS); empty: env "
+                          "WECHATY_PUPPET_SERVICE_ENDPOINT.")
+    token: str = Field("", description="Puppet service token; better left empty and set in env "
+                       "WECHATY_PUPPET_SERVICE_TOKEN.")
+
+
+class BotEngine(Section):
+    backend: Literal["local", "openai"] = Field("local", description="local: base + adapter in this process "
+                                                "(transformers/peft); openai: any OpenAI-compatible server.")
+    adapter: Path | None = Field(None, description="Adapter folder for the local backend (default: "
+                                 "<train.output_dir>/adapter).")
+    max_batch: int = Field(16, ge=1, description="Local backend: chats answered together in one generate call.")
+    batch_wait_ms: int = Field(10, ge=0, description="Local backend: how long a request waits for others to "
+                               "batch with.")
+    url: str = Field("http://127.0.0.1:8000/v1", description="openai backend: base URL (vLLM, llama.cpp "
+                     "server, Ollama's /v1).")
+    model: str = Field("clone", description="openai backend: model name (vLLM: the LoRA module's name).")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai backend: env var holding the API key "
+                             "(unset: no key sent).")
+    timeout_s: float = Field(60.0, gt=0, description="openai backend: request timeout.")
+    max_new_tokens: int = Field(64, ge=1, description="Longest reply, in tokens.")
+    temperature: float = Field(0.7, ge=0, description="0: greedy; higher: more varied replies.")
+    top_p: float = Field(0.9, gt=0, le=1, description="Nucleus sampling cut-off.")
+    repetition_penalty: float = Field(1.1, gt=0, description="Above 1 discourages repeating tokens.")
+
+
+class Bot(Section):
+    allow: list[str] = Field(default_factory=list, description="Who may talk to the clone: 'channel:user_id' "
+                             "or 'channel:chat_id' ('telegram:*' = everyone there); empty = nobody.")
+    owner: list[str] = Field(default_factory=list, description="Your own accounts ('telegram:<your user id>'): "
+                             "owner commands and takeover. In WeChat the logged-in account is always the owner.")
+    data_dir: Path = Field(Path("data/bot"), description="Chat history (sqlite) and the archive of ended sessions.")
+    groups: Literal["mention", "all", "never"] = Field("mention", description="In groups answer when @mentioned "
+                                                       "or replied to, to every message, or never.")
+    debounce_s: float = Field(4.0, ge=0, description="Wait this long after a friend's last message and answer "
+                              "the whole burst as one turn.")
+    message_pause_s: float = Field(1.2, ge=0, description="Pause between the messages of a multi-message reply "
+                                   "(plus a little per character, like typing).")
+    rate_limit: int = Field(8, ge=1, description="At most this many replies per chat per rate_window_s.")
+    rate_window_s: float = Field(60.0, gt=0, description="Window of the per-chat rate limit.")
+    takeover_s: float = Field(1800.0, ge=0, description="After you write in a chat yourself, the clone stays "
+                              "silent there this long.")
+    session_gap_s: int | None = Field(None, ge=1, description="Idle time that ends a chat's session (history "
+                                      "archived); default: dataset.session_gap_s, as in training.")
+    expire_every_s: float = Field(60.0, gt=0, description="How often idle sessions are looked for.")
+    telegram: BotTelegram = Field(default_factory=BotTelegram)
+    wechat: BotWechat = Field(default_factory=BotWechat)
+    engine: BotEngine = Field(default_factory=BotEngine)
+
+
 class Config(Section):
     persona: Persona = Field(default_factory=Persona)
     dataset: Dataset = Field(default_factory=Dataset)
     model: Model = Field(default_factory=Model)
     train: Train = Field(default_factory=Train)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    bot: Bot = Field(default_factory=Bot)
     # Where the config file lives; relative paths inside it are resolved against this folder.
     source: Path = Field(DEFAULT_CONFIG, exclude=True)
 

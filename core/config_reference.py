@@ -27,15 +27,20 @@ def _default(field) -> str:
     return f"`{value!r}`" if isinstance(value, str) else f"`{value}`"
 
 
-def table() -> str:
-    rows = ["| key | default | meaning |", "|---|---|---|"]
-    for section, field in Config.model_fields.items():
-        if field.exclude:
+def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+    rows = []
+    for name, f in model.model_fields.items():
+        if f.exclude:
             continue
-        model: type[BaseModel] = field.annotation  # type: ignore[assignment]
-        for name, f in model.model_fields.items():
-            rows.append(f"| `{section}.{name}` | {_default(f)} | {f.description or ''} |")
-    return "\n".join(rows)
+        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel):  # a nested [section]
+            rows += _rows(f.annotation, f"{prefix}{name}.")
+        else:
+            rows.append(f"| `{prefix}{name}` | {_default(f)} | {f.description or ''} |")
+    return rows
+
+
+def table() -> str:
+    return "\n".join(["| key | default | meaning |", "|---|---|---|", *_rows(Config, "")])
 
 
 def readme_block(text: str) -> str:

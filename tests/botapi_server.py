@@ -91,6 +91,7 @@ class BotApiServer:
         self._next_update_id = 1
         self._next_message_id = 1
         self._chats: dict[int, dict[str, Any]] = {}  # chats the bot has seen; others are "chat not found"
+        self.blocked: set[int] = set()  # chats that blocked the bot: sending there is 403 Forbidden
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._allowed_updates: set[str] = set()  # empty = every type, and Telegram keeps the last setting
         self._changed = asyncio.Event()
@@ -155,8 +156,8 @@ class BotApiServer:
 
     def push_text(self, chat_id: int, text: str, *, user_id: int, first_name: str, chat_type: ChatType = "private",
                   chat_title: str | None = None, reply_to_bot_message_id: int | None = None,
-                  entities: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """Queue an Update with a text message from a user; returns the Message object."""
+                  entities: list[dict[str, Any]] | None = None, is_bot: bool = False) -> dict[str, Any]:
+        """Queue an Update with a text message from a user (``is_bot``: another bot); returns the Message."""
         if chat_type not in _CHAT_TYPES:
             raise ValueError(f"chat_type {chat_type!r} is not one of {_CHAT_TYPES}")
         if chat_type == "private" and chat_id != user_id:
@@ -166,7 +167,7 @@ class BotApiServer:
         else:
             chat = {"id": chat_id, "type": chat_type, "title": chat_title or f"Group {chat_id}"}
         self._chats[chat_id] = chat
-        message = self._new_message(chat, {"id": user_id, "is_bot": False, "first_name": first_name}, text)
+        message = self._new_message(chat, {"id": user_id, "is_bot": is_bot, "first_name": first_name}, text)
         entities = text_entities(text) if entities is None else entities
         if entities:
             message["entities"] = entities
@@ -175,11 +176,16 @@ class BotApiServer:
             if replied is None or replied["from"]["id"] != self.bot_user["id"]:
                 raise ValueError(f"the bot sent no message {reply_to_bot_message_id} in chat {chat_id}")
             message["reply_to_message"] = _without_reply(replied)
-        update = {"update_id": self._next_update_id, "message": message}
+        self.push_update(message=message)
+        return message
+
+    def push_update(self, **update: Any) -> dict[str, Any]:
+        """Queue any Update, e.g. ``push_update(edited_message={...})``; returns it with its update_id."""
+        update = {"update_id": self._next_update_id, **update}
         self._next_update_id += 1
         self._updates.append(update)
         self._notify()
-        return message
+        return update
 
     async def wait_sent(self, n: int, timeout: float = 5.0) -> list[SentMessage]:
         """All messages sent so far, once there are at least ``n``."""
@@ -277,9 +283,12 @@ class BotApiServer:
         if "chat_id" not in params:
             raise ApiError(400, "Bad Request: chat_id is empty")
         try:
-            return self._chats[int(params["chat_id"])]
+            chat = self._chats[int(params["chat_id"])]
         except (KeyError, TypeError, ValueError):
             raise ApiError(400, "Bad Request: chat not found") from None
+        if chat["id"] in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        return chat
 
     def _new_message(self, chat: dict[str, Any], sender: dict[str, Any], text: str) -> dict[str, Any]:
         message = {"message_id": self._next_message_id, "date": int(time.time()), "chat": chat, "from": sender,

@@ -28,9 +28,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load(args.config)
+        from .prerequisites import ensure_adapter, ensure_dataset
+
         if args.cmd == "train":
             from .train import train
 
+            ensure_dataset(cfg, progress=not args.quiet)
             metrics = train(cfg, fresh=args.fresh, progress=not args.quiet)
             out = cfg.path(cfg.train.output_dir)
             summary = {k: metrics.get(k) for k in ("steps", "train_seconds", "train_loss", "dev_loss",
@@ -40,10 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "eval":
             from .evaluate import evaluate
 
+            ensure_adapter(cfg, progress=not args.quiet)
             evaluate(cfg, limit=args.limit, progress=not args.quiet)
         else:
             from .export import export_merged
 
+            ensure_adapter(cfg, progress=not args.quiet)
             path = export_merged(cfg, out=args.out, progress=not args.quiet)
             print(f"wrote {path}", file=sys.stderr)
     except ConfigError as e:

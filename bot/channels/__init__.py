@@ -1,0 +1,1 @@
+"""One module per chat app; each provides a Channel (bot.chat) that feeds the responder."""

@@ -1,0 +1,201 @@
+"""WeChat through a Wechaty puppet service (python-wechaty 0.10.7, plain gRPC): a :class:`bot.chat.Channel`.
+
+WeChat has no bot API; a puppet service (a gateway logged in as the owner's own account) relays the account's
+messages. So everything the clone sends comes from the owner's account, and what the owner types on the phone
+arrives here too, as self messages: those are reported as ``by_owner`` (takeover), and the owner's chat with
+themselves or with ``filehelper`` is their command chat. Some puppets echo the clone's own sends back as self
+messages; the channel drops those by message id, so its replies never look like the owner taking over.
+
+The client gives up silently (its ``start()`` returns when the event stream ends, and sleeps 60 s after a lost
+connection), so ``run()`` supervises it: each connection is a fresh Wechaty instance, replaced with backoff.
+Replies are resolved against the live instance at send time, so a reply sent after a reconnect still arrives.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from bot.chat import Incoming, OnMessage
+from bot.wechaty_compat import WechatyApi, import_wechaty, serve, shutdown, wechaty_options
+from core.config import BotWechat, ConfigError
+
+log = logging.getLogger(__name__)
+
+ENV_ENDPOINT = "WECHATY_PUPPET_SERVICE_ENDPOINT"
+ENV_TOKEN = "WECHATY_PUPPET_SERVICE_TOKEN"
+FILEHELPER = "filehelper"  # WeChat's "File Transfer" chat: the owner's notepad, like messaging oneself
+_SENT_IDS_KEPT = 2000
+_ECHO_WAIT_S = 10.0  # how long a self message waits for sends in flight (its id may be one of theirs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a reply goes, by id, so that it is looked up on whichever instance is connected when it is sent."""
+
+    conversation_id: str
+    is_room: bool
+    mention_id: str | None = None  # rooms: @mention this member in the reply's first message
+
+
+class WechatChannel:
+    name = "wechat"
+
+    def __init__(self, endpoint: str, token: str, *, backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0,
+                 stop_timeout_s: float = 5.0):
+        self.endpoint = endpoint
+        self._token = token
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._stop_timeout_s = stop_timeout_s
+        self._bot: Any = None  # the connected instance, if any
+        self._sent_ids: dict[str, None] = {}  # ids of the messages this channel sent, oldest first
+        self._sends_in_flight: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    def from_settings(cls, settings: BotWechat) -> WechatChannel:
+        """The channel for ``[bot.wechat]``; endpoint and token fall back to the puppet service's env vars."""
+        endpoint = settings.endpoint.strip() or os.environ.get(ENV_ENDPOINT, "").strip()
+        token = settings.token.strip() or os.environ.get(ENV_TOKEN, "").strip()
+        missing = [f"the puppet service {what} (bot.wechat.{what} or env {env})"
+                   for what, value, env in (("endpoint", endpoint, ENV_ENDPOINT), ("token", token, ENV_TOKEN))
+                   if not value]
+        if missing:
+            raise ConfigError(f"bot.wechat: missing {' and '.join(missing)}; the client needs both (a token even "
+                              "with an explicit endpoint, and it never looks an endpoint up online)")
+        if "://" in endpoint or ":" not in endpoint:
+            raise ConfigError(f"bot.wechat.endpoint: {endpoint!r} should be host:port, without a scheme (plain gRPC)")
+        return cls(endpoint, token)
+
+    async def run(self, on_message: OnMessage) -> None:
+        api = import_wechaty()
+        delay = self._backoff_initial_s
+        while True:
+            bot = _bot_class(api)(wechaty_options(self.endpoint, self._token), self, on_message)
+            log.info("wechat: connecting to the puppet service at %s", self.endpoint)
+            self._bot = bot
+            try:
+                await serve(bot)
+                log.warning("wechat: the puppet service ended the event stream")
+            except Exception as e:
+                log.warning("wechat: connection to the puppet service at %s failed: %s", self.endpoint,
+                            f"{type(e).__name__}: {e}")
+            finally:
+                self._bot = None
+                try:
+                    await shutdown(bot, self._stop_timeout_s)
+                except Exception as e:
+                    log.debug("wechat: stopping the old client: %s: %s", type(e).__name__, e)
+            if bot.logged_in:
+                delay = self._backoff_initial_s
+            log.info("wechat: reconnecting in %.1f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max_s)
+
+    async def _deliver(self, bot: Any, msg: Any, on_message: OnMessage) -> None:
+        try:
+            mapped = await self._incoming(bot, msg)
+            if mapped is not None:
+                await on_message(mapped[0], _WechatReply(self, mapped[1]))
+        except Exception:
+            log.exception("wechat: handling message %s failed", msg.message_id)
+
+    async def _incoming(self, bot: Any, msg: Any) -> tuple[Incoming, _Target] | None:
+        if msg.type() != import_wechaty().MessageType.MESSAGE_TYPE_TEXT:
+            return None
+        by_owner = msg.is_self()
+        if by_owner and await self._is_echo(msg.message_id):
+            return None
+        talker, room = msg.talker(), msg.room()
+        if room is not None:
+            addressed = await msg.mention_self()
+            text = (await msg.mention_text()).strip() if addressed else msg.text()
+            target = _Target(room.room_id, True, None if by_owner else talker.contact_id)
+            return Incoming(self.name, room.room_id, await room.topic() or "", True, talker.contact_id, talker.name,
+                            text, addressed, by_owner), target
+        partner = msg.to() if by_owner else talker
+        me = bot.user_self()
+        await me.ready()
+        partner_id = partner.contact_id if partner is not None else ""
+        if by_owner and partner_id in ("", me.contact_id, FILEHELPER):
+            # the owner's command chat: replies go back where they wrote
+            target = _Target(partner_id or me.contact_id, False)
+            return Incoming(self.name, me.contact_id, me.name, False, me.contact_id, me.name, msg.text(),
+                            by_owner=True), target
+        return Incoming(self.name, partner.contact_id, partner.name, False, talker.contact_id, talker.name,
+                        msg.text(), by_owner=by_owner), _Target(partner.contact_id, False)
+
+    async def _is_echo(self, message_id: str) -> bool:
+        """Did this channel send it? An echo can arrive before ``say()`` returned its id: wait for those sends."""
+        if self._sends_in_flight:
+            await asyncio.wait(set(self._sends_in_flight), timeout=_ECHO_WAIT_S)
+        return message_id in self._sent_ids
+
+    async def _send(self, target: _Target, text: str, mention: bool) -> bool:
+        bot = self._bot
+        if bot is None:
+            log.warning("wechat: not connected; a reply to %s was dropped", target.conversation_id)
+            return False
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sends_in_flight.add(done)
+        try:
+            if target.is_room:
+                mention_ids = [target.mention_id] if mention and target.mention_id else None
+                sent = await bot.Room.load(target.conversation_id).say(text, mention_ids=mention_ids)
+            else:
+                sent = await bot.Contact.load(target.conversation_id).say(text)
+            if sent is not None:
+                self._sent_ids[sent.message_id] = None
+                if len(self._sent_ids) > _SENT_IDS_KEPT:
+                    del self._sent_ids[next(iter(self._sent_ids))]
+            return True
+        except Exception as e:
+            log.warning("wechat: sending to %s failed: %s: %s", target.conversation_id, type(e).__name__, e)
+            return False
+        finally:
+            self._sends_in_flight.discard(done)
+            done.set_result(None)
+
+
+class _WechatReply:
+    def __init__(self, channel: WechatChannel, target: _Target):
+        self._channel = channel
+        self._target = target
+        self._mention = target.mention_id is not None
+
+    async def typing(self) -> None:
+        """WeChat shows no typing indicator to others."""
+
+    async def send(self, text: str) -> None:
+        if await self._channel._send(self._target, text, self._mention):
+            self._mention = False
+
+
+@functools.cache
+def _bot_class(api: WechatyApi) -> type:
+    class ChannelBot(api.Wechaty):  # type: ignore[misc, name-defined]
+        """One connection's client; hands its events to the channel."""
+
+        def __init__(self, options: Any, channel: WechatChannel, on_message: OnMessage):
+            super().__init__(options)
+            self.channel = channel
+            self.deliver = on_message
+            self.logged_in = False
+
+        async def on_login(self, contact: Any) -> None:
+            self.logged_in = True
+            log.info("wechat: logged in as %s (%s)", contact.name, contact.contact_id)
+
+        async def on_logout(self, contact: Any) -> None:
+            log.warning("wechat: %s logged out", contact.contact_id)
+
+        async def on_scan(self, qr_code: str, status: Any, data: str | None = None) -> None:
+            log.warning("wechat: log in by scanning %s (%s)", qr_code, getattr(status, "name", status))
+
+        async def on_message(self, msg: Any) -> None:
+            await self.channel._deliver(self, msg, self.deliver)
+
+    return ChannelBot

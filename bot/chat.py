@@ -1,0 +1,60 @@
+"""What a channel hands to the clone and what the clone hands back: the contract between `bot/channels/*` and
+`bot/responder.py`.
+
+A channel (Telegram, WeChat, console) turns each text message it receives into an :class:`Incoming` and passes
+it, with a :class:`Reply` bound to that chat, to the clone's ``on_message`` callback. The channel decides nothing
+about *whether* to answer: allowlist, group rules, takeover, debouncing and rate limits live in the responder,
+the same for every channel. The channel only reports facts (is it a group, was the clone mentioned, did the
+account owner write it) and knows how to send text and show typing in its app.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    channel: str            # "telegram", "wechat", "console"
+    chat_id: str            # the channel's id of the chat (private chat: usually the friend's id)
+    chat_name: str          # group title or the friend's display name
+    is_group: bool
+    sender_id: str
+    sender_name: str
+    text: str
+    addressed: bool = True  # private chat, or in a group: the clone was @mentioned or replied to
+    by_owner: bool = False  # the account owner wrote it themself (WeChat: a self message from the phone)
+    time: float = field(default_factory=time.time)
+
+    @property
+    def chat_key(self) -> str:
+        return f"{self.channel}:{self.chat_id}"
+
+    @property
+    def sender_key(self) -> str:
+        return f"{self.channel}:{self.sender_id}"
+
+
+class Reply(Protocol):
+    """Sends into the chat an Incoming came from. A channel makes one per incoming message; in groups it may
+    quote or @mention that message's sender."""
+
+    async def typing(self) -> None:
+        """Show "typing…" where the app has it (a no-op elsewhere)."""
+
+    async def send(self, text: str) -> None:
+        """Send one chat message."""
+
+
+OnMessage = Callable[[Incoming, Reply], Awaitable[None]]
+
+
+class Channel(Protocol):
+    name: str
+
+    async def run(self, on_message: OnMessage) -> None:
+        """Connect, deliver every text message to ``on_message`` and reconnect with backoff when the service
+        drops. Returns only when cancelled (then disconnects cleanly). ``on_message`` returns quickly; an
+        exception from it is logged and never stops the channel."""

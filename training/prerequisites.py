@@ -1,0 +1,39 @@
+"""What a stage needs from the stages before it, built on demand so every `make` target works on a fresh clone.
+
+The dataset builds in seconds from config alone, so a missing one is simply built. A missing adapter is trained
+only for the embedded tiny base (about a minute on a CPU); for a real base model, silently starting hours of
+training would be a surprise, so that is an error telling the user to run `make train`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core.config import Config, ConfigError
+
+
+def ensure_dataset(cfg: Config, progress: bool = True) -> Path:
+    data_dir = cfg.path(cfg.dataset.out_dir)
+    if not (data_dir / "train.jsonl").exists():
+        print(f"{data_dir / 'train.jsonl'} not found: building the dataset first", file=sys.stderr)
+        from data_prep.build import DatasetError, build
+
+        try:
+            build(cfg, progress=progress)
+        except DatasetError as e:
+            raise ConfigError(str(e)) from None
+    return data_dir
+
+
+def ensure_adapter(cfg: Config, progress: bool = True) -> Path:
+    adapter = cfg.path(cfg.train.output_dir) / "adapter"
+    if adapter.is_dir():
+        return adapter
+    if cfg.model.base != "tiny":
+        raise ConfigError(f"{adapter} not found: run `make train` first (model.base = {cfg.model.base!r})")
+    print(f"{adapter} not found: training the embedded tiny clone first (about a minute)", file=sys.stderr)
+    ensure_dataset(cfg, progress)
+    from .train import train
+
+    train(cfg, progress=progress)
+    return adapter
