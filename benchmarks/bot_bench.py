@@ -90,6 +90,7 @@ def main() -> int:
     import torch
 
     from core.config import load
+    from core.quiet import quiet_libraries
     from training.base import load_clone
     from training.prerequisites import ensure_adapter
 
@@ -97,6 +98,7 @@ def main() -> int:
                                        "bot.rate_limit": 10_000, "bot.allow": ["bench:*"],
                                        "bot.engine.temperature": 0.0, "bot.engine.repetition_penalty": 1.0,
                                        "bot.engine.max_new_tokens": args.max_new_tokens})
+    quiet_libraries()
     ensure_adapter(cfg)
     model, tokenizer = load_clone(cfg)
     lines = friend_lines(cfg.path(cfg.dataset.out_dir) / "dev.jsonl", args.chats * args.turns)

@@ -31,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _logging(level: int) -> None:
+    from core.quiet import quiet_libraries
+
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_libraries(progress_bars=level <= logging.DEBUG)
     # request URLs carry the bot token; the channels redact it, and routine request lines are noise anyway
     for name in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
@@ -64,10 +67,9 @@ def chat(cfg, script: list[str] | None, compare_base: bool) -> None:
         cfg.bot.data_dir = Path(tmp)
         print("\n(base model, same messages)", flush=True)
         base = asyncio.run(_converse(cfg, script, engine=LocalEngine.from_config(cfg, base_only=True)))
-    width = max((len(f) for f, _ in clone), default=4) + 2
-    print(f"\n{'friend':{width}} | clone | base")
+    print("\nside by side (messages of one reply separated by ' ⏎ '):")
     for (friend, c), (_, b) in zip(clone, base):
-        print(f"{friend:{width}} | {' / '.join(c) or '—'} | {' / '.join(b) or '—'}")
+        print(f"  friend: {friend}\n    clone: {' ⏎ '.join(c) or '(no reply)'}\n    base:  {' ⏎ '.join(b) or '(no reply)'}")
 
 
 def main(argv: list[str] | None = None) -> int:

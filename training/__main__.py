@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from core.config import ConfigError, load
+    from core.quiet import quiet_libraries
+
+    quiet_libraries()
 
     try:
         cfg = load(args.config)
