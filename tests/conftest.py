@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -47,3 +48,27 @@ def model(base_dir):
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(base_dir).eval()
+
+
+PERSONA_STEPS = 150  # fewer than the default config's epochs; enough for the style on the tiny base
+
+
+@dataclass
+class PersonaClone:
+    cfg: object      # core.config.Config of the run (dataset, cache and output folders in a temp dir)
+    metrics: dict    # what training.train.train returned
+
+
+@pytest.fixture(scope="session")
+def persona_clone(tmp_path_factory, base_dir) -> PersonaClone:
+    """The bundled persona's dataset and a briefly trained clone of her, built once per test session (~40 s):
+    the persona and end-to-end tests share it."""
+    from core.config import load
+    from data_prep.build import build
+    from training.train import train
+
+    root = tmp_path_factory.mktemp("persona")
+    cfg = load(overrides={"dataset.out_dir": str(root / "data"), "model.cache_dir": str(base_dir.parent),
+                          "train.output_dir": str(root / "run"), "train.max_steps": PERSONA_STEPS})
+    build(cfg, progress=False)
+    return PersonaClone(cfg, train(cfg, progress=False))

@@ -107,6 +107,13 @@ def test_common_characters_emoji_and_wechat_codes_are_compact(tok):
     assert tok.decode(tok("ꙮ")["input_ids"]) == "ꙮ"  # unseen character: byte fallback, still lossless
 
 
+def test_every_common_hanzi_is_one_token(tok):
+    level1 = tiny_base.gb2312_level1()
+    assert len(level1) == 3755
+    split = [ch for ch in level1 if len(tok(ch, add_special_tokens=False)["input_ids"]) != 1]
+    assert not split, split[:20]  # so greedy generation cannot stop or loop in the middle of a character
+
+
 # --- chat template -----------------------------------------------------------------------------------------------
 
 def test_chat_template_renders_chatml_like_qwen(tok):
@@ -134,7 +141,8 @@ def test_model_shape_and_generation_config(base_dir, model):
     assert 400_000 < n_params < 2_000_000
     cfg = model.config
     assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.num_key_value_heads) == (128, 2, 4, 2)
-    assert cfg.tie_word_embeddings and cfg.max_position_embeddings == 1024
+    # untied: LoRA on embed_tokens and lm_head (config.toml) then merges into two tensors, not one shared one
+    assert not cfg.tie_word_embeddings and cfg.max_position_embeddings == 1024
     assert (cfg.eos_token_id, cfg.pad_token_id) == (2, 0)
     assert (model.generation_config.eos_token_id, model.generation_config.pad_token_id) == (2, 0)
     assert (base_dir / "model.safetensors").is_file()

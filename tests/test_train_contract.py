@@ -297,8 +297,6 @@ def test_raising_max_steps_continues_the_step_count(tmp_path, base_dir):
     assert metrics["resumed_from"].endswith("checkpoint-4") and metrics["steps"] == 8  # not 4 + 8
 
 
-@pytest.mark.xfail(strict=True, reason="train.py resumes from the newest checkpoint folder even when a kill left "
-                   "it half-written (no trainer_state.json); it should pick the newest complete one")
 def test_half_written_checkpoint_is_skipped(killed, uninterrupted, tmp_path):
     from training.train import train
 

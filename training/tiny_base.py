@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .generic_corpus import generic_conversations
 
-VERSION = "tiny-base-v1"  # bump when the corpus, tokenizer, architecture or training recipe changes
+VERSION = "tiny-base-v3"  # bump when the corpus, tokenizer, architecture or training recipe changes
 STAMP = "tiny.json"
 DIR_PREFIX = "tiny-qwen2"
 
@@ -34,7 +34,9 @@ PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 QWEN2_SPLIT = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
                r"""|\s*[\r\n]+|\s+(?!\S)|\s+""")
 
-VOCAB_SIZE = 3000
+VOCAB_SIZE = 6144  # room for all 3755 GB2312 level-1 hanzi as single tokens, plus words and English
+HIDDEN, LAYERS, HEADS, KV_HEADS, INTERMEDIATE = 128, 2, 4, 2, 256
+HANZI = True  # every common hanzi is one token: generation cannot emit half a character (U+FFFD)
 N_CONVERSATIONS = 3000
 STEPS = 800  # batch 8 x 800 steps learnt prompt->reply best per CPU-second (vs 16 x 400)
 BATCH = 8
@@ -89,11 +91,25 @@ _WECHAT = ("微笑 撇嘴 色 发呆 得意 流泪 害羞 闭嘴 睡 大哭 尴�
 _PUNCT = "，。！？：；、“”‘’（）《》【】…… —— ～ ~ ... !! ?? ！！ ？？ :) 0 1 2 3 4 5 6 7 8 9 10 100 2024 2025"
 
 
+def gb2312_level1() -> list[str]:
+    """The 3755 most common hanzi (GB2312 level 1, 0xB0A1..0xD7F9), generated offline."""
+    out = []
+    for hi in range(0xB0, 0xD8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                out.append(bytes((hi, lo)).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    return out
+
+
 def _extra_text() -> list[str]:
     chars = sorted({c for w in _ZH_WORDS for c in w})  # alone too, or some exist only inside word tokens
+    if HANZI:
+        chars = sorted(set(chars) | set(gb2312_level1()))
     lines = _ZH_WORDS + chars + [f"[{w}]" for w in _WECHAT] + _EMOJI + _PUNCT.split()
     # Repeated so these pairs out-rank the (deduplicated) corpus's long-word merges: with 10 repeats every
-    # listed character, emoji and nearly every [WeChat] code gets its own token within the 3000 budget.
+    # listed character, emoji and nearly every [WeChat] code gets its own token within the budget.
     return lines * 10
 
 
@@ -215,9 +231,10 @@ def _declare_qwen2_tokenizer(path: Path) -> None:
 def _new_model(tok):
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    config = Qwen2Config(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         tie_word_embeddings=True, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+    config = Qwen2Config(vocab_size=len(tok), hidden_size=HIDDEN, intermediate_size=INTERMEDIATE,
+                         num_hidden_layers=LAYERS, num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
+                         max_position_embeddings=1024,
+                         tie_word_embeddings=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
                          bos_token_id=None)
     model = Qwen2ForCausalLM(config)
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
