@@ -72,3 +72,38 @@ def persona_clone(tmp_path_factory, base_dir) -> PersonaClone:
                           "train.output_dir": str(root / "run"), "train.max_steps": PERSONA_STEPS})
     build(cfg, progress=False)
     return PersonaClone(cfg, train(cfg, progress=False))
+
+
+# ---- loopback servers speaking the real protocols (tests/botapi_server.py, tests/puppet_server.py) ----
+
+TELEGRAM_TOKEN = "123456:TEST-token"
+
+
+@pytest.fixture
+async def bot_api(monkeypatch):
+    """A Bot API server on 127.0.0.1 for the bot 123456 (@clone_bot)."""
+    from botapi_server import BotApiServer
+
+    # httpx reads proxy variables when PTB builds its clients; a CI proxy must not see loopback traffic
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    srv = BotApiServer(token=TELEGRAM_TOKEN, bot_username="clone_bot")
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def puppet():
+    """A Wechaty puppet service on 127.0.0.1 logged in as wxid_clone (林小夏), with friends Alice and Bob, the
+    file helper, and the room r1@chatroom (周末爬山) of the three."""
+    from puppet_server import PuppetServer
+
+    server = PuppetServer(self_id="wxid_clone", self_name="林小夏")
+    server.add_contact("wxid_alice", "Alice")
+    server.add_contact("wxid_bob", "Bob")
+    server.add_contact("filehelper", "文件传输助手")
+    server.add_room("r1@chatroom", "周末爬山", ["wxid_alice", "wxid_bob"])
+    await server.start()
+    yield server
+    await server.stop()

@@ -1,5 +1,11 @@
-"""A deterministic engine and a recording Reply, for tests where the model is beside the point."""
+"""A deterministic engine, a recording Reply and an OpenAI-compatible server, for tests where the model is beside
+the point."""
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
 
 
 class ScriptedEngine:
@@ -35,3 +41,25 @@ class Recorder:
 
     async def send(self, text: str) -> None:
         self.sent.append(text)
+
+
+@contextlib.asynccontextmanager
+async def openai_server(answer: str, seen: list | None = None) -> AsyncIterator[str]:
+    """A /v1/chat/completions server on 127.0.0.1 that always answers ``answer``; yields its base URL and appends
+    (request body, Authorization header) to ``seen``."""
+    async def completions(request: web.Request) -> web.Response:
+        if seen is not None:
+            seen.append((await request.json(), request.headers.get("Authorization")))
+        return web.json_response({"id": "x", "object": "chat.completion", "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
+    finally:
+        await runner.cleanup()

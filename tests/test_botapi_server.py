@@ -12,22 +12,16 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from botapi_server import BotApiServer, ChatAction
+from conftest import TELEGRAM_TOKEN as TOKEN
 
-TOKEN = "123456:TEST-token"
 BOT_ID = 123456
 ALICE = 111
 GROUP = -1001234567890
 
 
 @pytest.fixture
-async def server(monkeypatch):
-    # httpx reads proxy variables when PTB builds its clients; a CI proxy must not see loopback traffic
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-    srv = BotApiServer(token=TOKEN, bot_username="clone_bot")
-    await srv.start()
-    yield srv
-    await srv.stop()
+def server(bot_api):
+    return bot_api
 
 
 def build_app(base_url: str, token: str = TOKEN) -> Application:

@@ -11,9 +11,9 @@ import pytest
 from bot.channels.telegram import TelegramChannel, split_text
 from bot.chat import Incoming, Reply
 from botapi_server import BotApiServer, ChatAction
+from conftest import TELEGRAM_TOKEN as TOKEN
 from core.config import BotTelegram, ConfigError
 
-TOKEN = "123456:TEST-token"
 SECRET = TOKEN.split(":")[1]
 BOT_ID = 123456
 ALICE = 111
@@ -40,14 +40,8 @@ class Recorder:
 
 
 @pytest.fixture
-async def server(monkeypatch):
-    # httpx reads proxy variables when PTB builds its clients; a CI proxy must not see loopback traffic
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-    srv = BotApiServer(token=TOKEN, bot_username="clone_bot")
-    await srv.start()
-    yield srv
-    await srv.stop()
+def server(bot_api):
+    return bot_api
 
 
 def make_channel(server: BotApiServer, token: str = TOKEN) -> TelegramChannel:

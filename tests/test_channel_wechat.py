@@ -52,15 +52,8 @@ class Recorder:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[PuppetServer]:
-    server = PuppetServer(self_id=SELF, self_name="林小夏")
-    server.add_contact(ALICE, "Alice")
-    server.add_contact(BOB, "Bob")
-    server.add_contact("filehelper", "文件传输助手")
-    server.add_room(ROOM, "周末爬山", [ALICE, BOB])
-    await server.start()
-    yield server
-    await server.stop()
+def server(puppet) -> PuppetServer:
+    return puppet
 
 
 @contextlib.asynccontextmanager

@@ -8,14 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-
 from bot.daemon import enabled_channels, serve
 from bot.history import History
 from botapi_server import BotApiServer
 from core.config import ConfigError, load
 from puppet_server import PuppetServer
-from scripted import ScriptedEngine
+from scripted import ScriptedEngine, openai_server
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:daemon-test-secret"
@@ -75,25 +73,16 @@ async def test_one_process_answers_in_telegram_and_wechat(tmp_path, monkeypatch)
         history.close()
 
 
-async def _openai_server(answer: str) -> tuple[web.AppRunner, str]:
-    async def completions(request: web.Request) -> web.Response:
-        return web.json_response({"choices": [{"index": 0, "message": {"role": "assistant", "content": answer}}]})
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
-
-
 async def test_python_m_bot_answers_then_stops_cleanly_on_sigterm(tmp_path):
     """The real entry point: config file, env token, OpenAI-compatible backend, SIGTERM -> exit 0, history kept,
     and the token in no log line."""
+    async with openai_server("哈哈哈在的~") as url:
+        await _run_daemon_process(tmp_path, url)
+
+
+async def _run_daemon_process(tmp_path: Path, url: str) -> None:
     tg = BotApiServer(TOKEN)
     await tg.start()
-    runner, url = await _openai_server("哈哈哈在的~")
     config = tmp_path / "config.toml"
     config.write_text(f"""
 [bot]
@@ -124,7 +113,6 @@ adapter = "{tmp_path / 'no-adapter'}"
         if proc.returncode is None:
             proc.kill()
         await tg.stop()
-        await runner.cleanup()
     assert proc.returncode == 0, output
     assert "clone stopped" in output
     assert TOKEN.split(":")[1] not in output and "getUpdates" in output  # debug logging on, token redacted

@@ -4,10 +4,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp import web
-
 from bot.engine import LocalEngine, OpenAIEngine
 from core.generation import Decoding
+from scripted import openai_server
 
 CHATS = [[{"role": "system", "content": "你是林小夏。"}, {"role": "user", "content": f"今天第{i}次问你：在吗"}]
          for i in range(8)]
@@ -52,26 +51,11 @@ async def test_prompt_tokens_are_counted_with_the_template(engine, tok):
 
 async def test_openai_engine_speaks_chat_completions():
     seen: list[tuple[dict, str | None]] = []
-
-    async def completions(request: web.Request) -> web.Response:
-        seen.append((await request.json(), request.headers.get("Authorization")))
-        return web.json_response({"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": " 哈哈哈好啊~\n"}, "finish_reason": "stop"}]})
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        engine = OpenAIEngine(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1", "clone",
-                              Decoding(max_new_tokens=20, temperature=0.7, top_p=0.9, repetition_penalty=1.1),
-                              max_prompt_tokens=100, api_key="sk-test")
+    async with openai_server(" 哈哈哈好啊~\n", seen) as url:
+        engine = OpenAIEngine(url, "clone", Decoding(max_new_tokens=20, temperature=0.7, top_p=0.9,
+                                                     repetition_penalty=1.1), max_prompt_tokens=100, api_key="sk-test")
         assert await engine.reply(CHATS[0]) == "哈哈哈好啊~"
         await engine.aclose()
-    finally:
-        await runner.cleanup()
     body, auth = seen[0]
     assert auth == "Bearer sk-test"
     assert body == {"model": "clone", "messages": CHATS[0], "max_tokens": 20, "temperature": 0.7, "top_p": 0.9,

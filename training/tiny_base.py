@@ -1,4 +1,4 @@
-"""The embedded tiny base model: a ~0.7M-parameter Qwen2 chat model built offline in seconds.
+"""The embedded tiny base model: a ~1.9M-parameter Qwen2 chat model built offline in seconds.
 
 Tests, CI and the demo use it instead of downloading a hub model. The folder it produces is an ordinary
 transformers checkpoint (config.json, model.safetensors, generation_config.json, tokenizer.json,
