@@ -46,12 +46,12 @@ def _chat_overrides(cfg) -> None:
     cfg.bot.message_pause_s = 0.0
 
 
-async def _converse(cfg, script: list[str] | None, *, engine=None, out=sys.stdout):
+async def _converse(cfg, script: list[str] | None, *, engine=None, name: str | None = None):
     from .channels.console import ConsoleChannel
     from .daemon import clone_name, serve
 
     holder: dict = {}
-    console = ConsoleChannel(clone_name(cfg), lambda key: holder["r"].settle(key), script=script, out=out)
+    console = ConsoleChannel(name or clone_name(cfg), lambda key: holder["r"].settle(key), script=script)
     await serve(cfg, [console], engine=engine, responder_ready=lambda r: holder.setdefault("r", r))
     return console.transcript
 
@@ -66,7 +66,7 @@ def chat(cfg, script: list[str] | None, compare_base: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:  # the base's conversation must not touch the clone's history
         cfg.bot.data_dir = Path(tmp)
         print("\n(base model, same messages)", flush=True)
-        base = asyncio.run(_converse(cfg, script, engine=LocalEngine.from_config(cfg, base_only=True)))
+        base = asyncio.run(_converse(cfg, script, engine=LocalEngine.from_config(cfg, base_only=True), name="base"))
     print("\nside by side (messages of one reply separated by ' ⏎ '):")
     for (friend, c), (_, b) in zip(clone, base):
         print(f"  friend: {friend}\n    clone: {' ⏎ '.join(c) or '(no reply)'}\n    base:  {' ⏎ '.join(b) or '(no reply)'}")
