@@ -6,7 +6,14 @@ format) into the local engine. Prompts are the friend turns of dev.jsonl, so len
 modes use the same model, greedy decoding and max_new_tokens; only ``bot.engine.max_batch`` differs (16 vs 1),
 measured in the same run. Target (issue #4): batched >= 4x the replies/s of one-at-a-time.
 
-    python benchmarks/bot_bench.py [--config config.toml] [--chats 16] [--turns 3] [--max-new-tokens 32]
+Shapes: ``tiny`` (default) is the trained embedded clone, LoRA merged in as the bot serves it. Its decoding step
+is so cheap that per-step overhead, not the weights, dominates, so batching gains little on it. ``qwen2.5-0.5b``
+is a random-init model with the real Qwen2.5-0.5B dimensions (the tiny tokenizer's vocabulary; no download): like
+any real base, a decoding step there is bound by reading the weights, which a batch shares. Random weights rarely
+emit the end-of-turn token, so every reply runs to max_new_tokens in both modes alike.
+
+    python benchmarks/bot_bench.py [--config config.toml] [--shape tiny|qwen2.5-0.5b] [--chats 16] [--turns 3]
+                                   [--max-new-tokens 32]
 """
 from __future__ import annotations
 
@@ -85,13 +92,14 @@ def main() -> int:
     ap.add_argument("--chats", type=int, default=16)
     ap.add_argument("--turns", type=int, default=3)
     ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--shape", choices=("tiny", "qwen2.5-0.5b"), default="tiny")
     args = ap.parse_args()
 
     import torch
 
     from core.config import load
+    from bot.engine import load_for_serving
     from core.quiet import quiet_libraries
-    from training.base import load_clone
     from training.prerequisites import ensure_adapter
 
     cfg = load(args.config, overrides={"bot.debounce_s": 0.0, "bot.message_pause_s": 0.0,
@@ -100,9 +108,18 @@ def main() -> int:
                                        "bot.engine.max_new_tokens": args.max_new_tokens})
     quiet_libraries()
     ensure_adapter(cfg)
-    model, tokenizer = load_clone(cfg)
+    model, tokenizer = load_for_serving(cfg)
+    if args.shape != "tiny":
+        from train_bench import SHAPES
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        torch.manual_seed(0)
+        model = Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                                             eos_token_id=tokenizer.eos_token_id, **SHAPES[args.shape])).eval()
     lines = friend_lines(cfg.path(cfg.dataset.out_dir) / "dev.jsonl", args.chats * args.turns)
-    print(f"{args.chats} chats x {args.turns} messages, clone {cfg.model.base} + adapter, greedy, "
+    what = "clone tiny + merged adapter" if args.shape == "tiny" else f"random-init {args.shape} shape"
+    print(f"{args.chats} chats x {args.turns} messages, {what}, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params, greedy, "
           f"{args.max_new_tokens} new tokens max, {torch.get_num_threads()} threads", file=sys.stderr)
     results = {}
     for name, batch in (("one-at-a-time", 1), ("batched", args.chats)):

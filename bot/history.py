@@ -46,7 +46,9 @@ class History:
 
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "history.sqlite"
-        kw = {"autocommit": True, "encode": json.dumps, "decode": json.loads}
+        # WAL: a commit is an append, not a rewrite plus fsync of the whole journal, so committing every change
+        # (nothing lost on a crash) stays cheap on the event loop's hot path
+        kw = {"autocommit": True, "encode": json.dumps, "decode": json.loads, "journal_mode": "WAL"}
         self._live = SqliteDict(str(self.path), tablename="chats", **kw)
         self._archive = SqliteDict(str(data_dir / "archive.sqlite"), tablename="sessions", **kw)
 
@@ -106,6 +108,8 @@ def trim(turns: list[Turn], fits: Callable[[list[Turn]], bool]) -> list[Turn]:
     starts = [i for i, t in enumerate(turns) if t.role == "user"]
     if not starts:
         return []
+    if fits(turns[starts[0]:]):  # the usual case within a session: everything fits, one tokenization
+        return turns[starts[0]:]
     lo, hi = 0, len(starts) - 1  # find the earliest start whose suffix fits
     if fits(turns[starts[hi]:]):
         while lo < hi:
