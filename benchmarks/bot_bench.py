@@ -98,8 +98,8 @@ def main() -> int:
     import torch
 
     from core.config import load
-    from bot.engine import load_for_serving
     from core.quiet import quiet_libraries
+    from training.base import load_for_generation
     from training.prerequisites import ensure_adapter
 
     cfg = load(args.config, overrides={"bot.debounce_s": 0.0, "bot.message_pause_s": 0.0,
@@ -108,7 +108,7 @@ def main() -> int:
                                        "bot.engine.max_new_tokens": args.max_new_tokens})
     quiet_libraries()
     ensure_adapter(cfg)
-    model, tokenizer = load_for_serving(cfg)
+    model, tokenizer = load_for_generation(cfg)
     if args.shape != "tiny":
         from train_bench import SHAPES
         from transformers import Qwen2Config, Qwen2ForCausalLM

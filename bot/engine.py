@@ -58,24 +58,6 @@ def _template_counter(tokenizer):
     return count
 
 
-def load_for_serving(cfg: Config, *, base_only: bool = False):
-    """(model, tokenizer) ready to generate: the clone with its LoRA merged in, on the GPU when there is one."""
-    import torch
-
-    from training.base import base_path, load_clone, load_model, load_tokenizer
-
-    e = cfg.bot.engine
-    if base_only:
-        path = base_path(cfg)
-        model, tokenizer = load_model(cfg, path).eval(), load_tokenizer(path)
-    else:
-        model, tokenizer = load_clone(cfg, cfg.path(e.adapter) if e.adapter else None)
-        if hasattr(model, "merge_and_unload"):
-            # serving never trains: folding the LoRA weights in halves the cost of every decoding step
-            model = model.merge_and_unload()
-    return (model.to("cuda") if torch.cuda.is_available() else model), tokenizer
-
-
 @dataclass
 class _Request:
     messages: list[dict]
@@ -96,8 +78,11 @@ class LocalEngine:
     @classmethod
     def from_config(cls, cfg: Config, *, base_only: bool = False) -> LocalEngine:
         """The clone (base + adapter); ``base_only``: the base model alone, to compare against."""
-        model, tokenizer = load_for_serving(cfg, base_only=base_only)
+        from training.base import load_for_generation
+
         e = cfg.bot.engine
+        model, tokenizer = load_for_generation(cfg, base_only=base_only,
+                                               adapter=cfg.path(e.adapter) if e.adapter else None)
         return cls(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg), max_batch=e.max_batch,
                    batch_wait_s=e.batch_wait_ms / 1000)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.chat_format import BURST_SEPARATOR, Line, Turn
+from core.chat_format import Line, Turn
 
 MAX_STORED_TURNS = 200  # storage bound only; what the model sees is decided by trim()
 
@@ -135,6 +135,3 @@ def reply_lines(reply_parts: list[str]) -> list[Line]:
     """The owner's (or clone's) messages as assistant lines: no speaker, as in training."""
     return [Line("", part) for part in reply_parts if part]
 
-
-def burst_text(turn: Turn) -> str:
-    return BURST_SEPARATOR.join(ln.text for ln in turn.lines)

@@ -72,3 +72,18 @@ def load_clone(cfg: Config, adapter: Path | None = None):
     else:
         model = load_model(cfg, str(adapter))
     return model.eval(), tokenizer
+
+
+def load_for_generation(cfg: Config, *, base_only: bool = False, adapter: Path | None = None, progress: bool = True):
+    """(model, tokenizer) ready to generate, for `make eval` and the bot: the clone with its LoRA merged in (a
+    decoding step then costs what the base's does), or ``base_only`` the base model; on the GPU when there is one."""
+    import torch
+
+    if base_only:
+        path = base_path(cfg, progress)
+        model, tokenizer = load_model(cfg, path).eval(), load_tokenizer(path)
+    else:
+        model, tokenizer = load_clone(cfg, adapter)
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+    return (model.to("cuda") if torch.cuda.is_available() else model), tokenizer

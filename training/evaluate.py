@@ -22,7 +22,7 @@ from core.config import Config, ConfigError
 from core.generation import Decoding, generate_replies
 from data_prep.profile import style_stats
 
-from .base import base_path, load_clone, load_model, load_tokenizer
+from .base import load_for_generation
 from .data import encode_file, read_jsonl
 
 PROFILE_CATCHPHRASES = 10  # data_prep.build rates the profile's catchphrase_rate on its top 10 catchphrases
@@ -163,18 +163,6 @@ def generate(model, tokenizer, prompts: list[list[dict]], decoding: Decoding, *,
     return replies
 
 
-def _load(cfg: Config, system: str, progress: bool):
-    import torch
-
-    if system == "clone":
-        model, tokenizer = load_clone(cfg)
-    else:
-        path = base_path(cfg, progress)
-        model, tokenizer = load_model(cfg, path).eval(), load_tokenizer(path)
-    # load_model leaves weights on the CPU; generation is the slow part, so use the GPU when there is one
-    return (model.to("cuda") if torch.cuda.is_available() else model), tokenizer
-
-
 # ---- the run ----
 
 def evaluate(cfg: Config, *, limit: int | None = None, progress: bool = True) -> dict:
@@ -205,7 +193,7 @@ def evaluate(cfg: Config, *, limit: int | None = None, progress: bool = True) ->
     ppl_samples = 0
     # The clone first: a missing adapter fails before any time goes into the base. One model in memory at a time.
     for system in ("clone", "base"):
-        model, tokenizer = _load(cfg, system, progress)
+        model, tokenizer = load_for_generation(cfg, base_only=system == "base", progress=progress)
         t0 = time.perf_counter()
         replies[system] = generate(model, tokenizer, prompts, decoding, batch_size=e.batch_size,
                                    max_prompt_tokens=cfg.train.cutoff_len - e.max_new_tokens,
