@@ -220,6 +220,16 @@ def test_from_env(monkeypatch):
     assert (channel.name, channel.settings) == ("telegram", settings)
 
 
+async def test_a_token_revoked_while_polling_stops_the_channel(server):
+    recorder = Recorder()
+    task = asyncio.create_task(make_channel(server).run(recorder))
+    await server.wait_polling()
+    server.token = "123456:new-token"  # revoked in @BotFather: the old token now gets 401 Unauthorized
+    await server.restart()  # cut the parked long poll so the next one is refused
+    with pytest.raises(ConfigError, match="revoked"):
+        await asyncio.wait_for(task, 10)
+
+
 async def test_token_never_logged(server, caplog):
     caplog.set_level(logging.DEBUG)
     recorder = Recorder()

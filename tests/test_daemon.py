@@ -59,16 +59,32 @@ async def test_one_process_answers_in_telegram_and_wechat(tmp_path, monkeypatch)
         assert [(m.chat_id, m.text) for m in await tg.wait_sent(2, timeout=10)] == [(111, "在的~"), (111, "怎么啦")]
         assert [(s.conversation_id, s.text) for s in await wx.wait_sent(2, timeout=10)] == [
             ("wxid_alice", "在的~"), ("wxid_alice", "怎么啦")]
+
+        # a Telegram burst is one user turn and gets one answer
+        for text in ("问你个事", "周末", "有空吗"):
+            tg.push_text(111, text, user_id=111, first_name="Bob")
+        await tg.wait_sent(4, timeout=10)
+        assert engine.prompts[-1][-1] == {"role": "user", "content": "问你个事\n周末\n有空吗"}
+
+        # the owner answers Alice from the phone: that is the owner's turn, and the clone keeps quiet after it
+        wx.push_message("wxid_alice", "我自己来回", self_message=True)
+        await asyncio.sleep(0.3)
+        wx.push_message("wxid_alice", "好呀")
+        await asyncio.sleep(0.5)
+        assert len(wx.sent) == 2
     finally:
         daemon.cancel()
         responder = await asyncio.gather(daemon, return_exceptions=True)
         await tg.stop()
         await wx.stop()
     assert not isinstance(responder[0], BaseException) or isinstance(responder[0], asyncio.CancelledError)
-    assert all(s.chat_id == 111 for s in tg.sent)  # the stranger got nothing
+    assert all(s.chat_id == 111 for s in tg.sent) and len(tg.sent) == 4  # the stranger got nothing
     history = History(tmp_path / "bot")
     try:
         assert sorted(history.keys()) == ["telegram:111", "wechat:wxid_alice"]
+        alice = history.get("wechat:wxid_alice").turns
+        assert [(t.role, [ln.text for ln in t.lines]) for t in alice] == [
+            ("user", ["在吗"]), ("assistant", ["在的~", "怎么啦", "我自己来回"]), ("user", ["好呀"])]
     finally:
         history.close()
 

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 _GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
+_POLLING_TASK = "Updater:start_polling:polling_task"  # PTB 22's name for its getUpdates loop
 _ADDRESSING = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
 
 
@@ -92,9 +93,12 @@ class TelegramChannel:
             await self._connect(app)
             await app.start()
             try:
-                await asyncio.Future()  # until cancelled
+                await _polling_ends()  # until cancelled, or the Bot API revokes the token
             finally:
-                await app.updater.stop()
+                try:
+                    await app.updater.stop()  # confirms the last updates with one more getUpdates
+                except TelegramError as exc:  # e.g. the token was revoked: nothing to confirm with it
+                    log.warning("telegram: stopping the poller: %s", exc)
                 for task in delivering:  # app.stop() would wait for them, however long a reply takes
                     task.cancel()
                 await app.stop()
@@ -113,13 +117,30 @@ class TelegramChannel:
                 log.info("telegram: polling as @%s", app.bot.username)
                 return
             except InvalidToken:
-                # `from None`: PTB's message quotes the token
-                raise ConfigError(f"telegram: the Bot API rejected the token (env {TOKEN_ENV}) or "
-                                  f"bot.telegram.base_url {self.settings.base_url!r} is wrong") from None
+                raise _rejected(self.settings) from None  # `from None`: PTB's message quotes the token
             except NetworkError as exc:
                 log.warning("telegram: Bot API unreachable (%s); retrying in %.3g s", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_max_s)
+
+
+def _rejected(settings: BotTelegram) -> ConfigError:
+    return ConfigError(f"telegram: the Bot API rejected the token (env {TOKEN_ENV}) or bot.telegram.base_url "
+                       f"{settings.base_url!r} is wrong")
+
+
+async def _polling_ends() -> None:
+    """Wait on PTB's polling task. Its retry loop retries network errors for ever but ends on InvalidToken (the
+    token was revoked in @BotFather while we ran), leaving the Application looking alive: surface that."""
+    polling = next((t for t in asyncio.all_tasks() if t.get_name() == _POLLING_TASK), None)
+    if polling is None:  # another PTB version named it differently: wait for cancellation only
+        await asyncio.Future()
+    try:
+        await asyncio.shield(polling)  # shielded: updater.stop() ends it on our cancellation, not us
+    except InvalidToken:
+        raise ConfigError(f"telegram: the Bot API stopped accepting the token (env {TOKEN_ENV}); was it "
+                          "revoked?") from None
+    raise RuntimeError("telegram: polling stopped unexpectedly")
 
 
 class TelegramReply:
