@@ -107,7 +107,7 @@ class PuppetServer:
         self._emit(pb.EventType.EVENT_TYPE_HEARTBEAT, {"data": data})
 
     def push_message(self, talker_id: str, text: str, *, room_id: str | None = None,
-                     mention_ids: Iterable[str] = (), self_message: bool = False) -> str:
+                     mention_ids: Iterable[str] = (), self_message: bool = False, sent_at: int | None = None) -> str:
         """Deliver a text message; returns its id. ``text`` is used as is (group mentions read ``@Name\\u2005``).
 
         ``self_message``: the logged-in account wrote it (the owner typing on their phone). The talker is then the
@@ -118,7 +118,8 @@ class PuppetServer:
             self._require([room_id], self._rooms, "room")
         talker = self.self_id if self_message else talker_id
         listener = "" if room_id else (talker_id if self_message else self.self_id)
-        message_id = self._store_message(talker, text, room_id=room_id or "", to_id=listener, mention_ids=mention_ids)
+        message_id = self._store_message(talker, text, room_id=room_id or "", to_id=listener, mention_ids=mention_ids,
+                                         sent_at=sent_at)
         self._emit(pb.EventType.EVENT_TYPE_MESSAGE, {"messageId": message_id})
         return message_id
 
@@ -243,10 +244,11 @@ class PuppetServer:
 
     # ---- helpers --------------------------------------------------------------------------------------------
 
-    def _store_message(self, talker: str, text: str, *, room_id: str, to_id: str, mention_ids: Iterable[str]) -> str:
+    def _store_message(self, talker: str, text: str, *, room_id: str, to_id: str, mention_ids: Iterable[str],
+                       sent_at: int | None = None) -> str:
         message_id = f"{self._id_prefix}-{len(self._messages) + 1}"
         self._messages[message_id] = pb.MessagePayloadResponse(
-            id=message_id, text=text, timestamp=int(time.time()), type=TS_MESSAGE_TEXT, from_id=talker,
+            id=message_id, text=text, timestamp=sent_at or int(time.time()), type=TS_MESSAGE_TEXT, from_id=talker,
             room_id=room_id, to_id=to_id, mention_ids=list(mention_ids))
         return message_id
 

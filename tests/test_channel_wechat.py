@@ -76,8 +76,9 @@ async def running(server) -> AsyncIterator[Recorder]:
 
 
 async def test_private_message_and_reply(running, server):
-    server.push_message(ALICE, "在吗？")
+    server.push_message(ALICE, "在吗？", sent_at=1_700_000_000)
     incoming = await running.next()
+    assert incoming.time == 1_700_000_000  # WeChat's send time: a backlog after an outage is recognisable
     assert (incoming.channel, incoming.chat_id, incoming.chat_name, incoming.is_group, incoming.sender_id,
             incoming.sender_name, incoming.text, incoming.addressed, incoming.by_owner) == \
         ("wechat", ALICE, "Alice", False, ALICE, "Alice", "在吗？", True, False)

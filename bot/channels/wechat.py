@@ -16,6 +16,7 @@ import asyncio
 import functools
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,7 +116,7 @@ class WechatChannel:
             text = (await msg.mention_text()).strip() if addressed else msg.text()
             target = _Target(room.room_id, True, None if by_owner else talker.contact_id)
             return Incoming(self.name, room.room_id, await room.topic() or "", True, talker.contact_id, talker.name,
-                            text, addressed, by_owner), target
+                            text, addressed, by_owner, _sent_at(msg)), target
         partner = msg.to() if by_owner else talker
         me = bot.user_self()
         await me.ready()
@@ -124,9 +125,9 @@ class WechatChannel:
             # the owner's command chat: replies go back where they wrote
             target = _Target(partner_id or me.contact_id, False)
             return Incoming(self.name, me.contact_id, me.name, False, me.contact_id, me.name, msg.text(),
-                            by_owner=True), target
+                            by_owner=True, time=_sent_at(msg)), target
         return Incoming(self.name, partner.contact_id, partner.name, False, talker.contact_id, talker.name,
-                        msg.text(), by_owner=by_owner), _Target(partner.contact_id, False)
+                        msg.text(), by_owner=by_owner, time=_sent_at(msg)), _Target(partner.contact_id, False)
 
     async def _is_echo(self, message_id: str) -> bool:
         """Did this channel send it? An echo can arrive before ``say()`` returned its id: wait for those sends."""
@@ -158,6 +159,12 @@ class WechatChannel:
         finally:
             self._sends_in_flight.discard(done)
             done.set_result(None)
+
+
+def _sent_at(msg: Any) -> float:
+    """When WeChat says the message was sent (so the responder can tell a backlog delivered after an outage from
+    new messages); the receipt time when the puppet gives none."""
+    return msg.date().timestamp() if msg.payload.timestamp else time.time()
 
 
 class _WechatReply:
