@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 CONSOLE = "console"  # the local terminal: always allowed, and its user is the owner
 COMMANDS = ("/pause", "/resume", "/forget", "/status")
 MAX_PAUSE_S = 4.0
+TYPING_REFRESH_S = 4.5
 
 
 @dataclass
@@ -183,9 +184,13 @@ class Responder:
         if chat is None or not chat.turns or chat.turns[-1].role != "user":
             return  # nothing to answer (forgotten, expired, or the owner answered meanwhile)
         reply = state.reply
-        await reply.typing()
         messages = self.render(chat.turns, chat.chat_name, chat.is_group)
-        text = await self.engine.reply(messages)
+        await reply.typing()
+        typing = asyncio.create_task(self._keep_typing(reply), name=f"typing {key}")
+        try:
+            text = await self.engine.reply(messages)
+        finally:
+            typing.cancel()
         parts = split_reply(text)
         if not parts:
             log.info("%s: the model produced an empty reply; nothing sent", key)
@@ -206,6 +211,12 @@ class Responder:
                 self.history.append(key, "assistant", reply_lines(sent), chat_name=chat.chat_name,
                                     is_group=chat.is_group, now=self.clock())
         self.stats.answered += 1
+
+    async def _keep_typing(self, reply: Reply) -> None:
+        """Telegram shows "typing…" for about 5 s per call: repeat it while a slow model is generating."""
+        while True:
+            await self.sleep(TYPING_REFRESH_S)
+            await reply.typing()
 
     def render(self, turns, chat_name: str, is_group: bool) -> list[dict]:
         """The prompt for the next owner turn, in the training format, within the engine's token budget."""

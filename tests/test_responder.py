@@ -161,6 +161,18 @@ async def test_per_chat_rate_limit(make):
     assert (await say(r, friend("又来了", time=r.test_clock.now))).sent == ["收到~"]
 
 
+async def test_typing_is_shown_for_as_long_as_a_slow_model_generates(make, monkeypatch):
+    monkeypatch.setattr("bot.responder.TYPING_REFRESH_S", 0.05)
+
+    class Slow(ScriptedEngine):
+        async def reply(self, messages):
+            await asyncio.sleep(0.3)
+            return await super().reply(messages)
+
+    chat = await say(make(engine=Slow()), friend("在吗"))
+    assert chat.sent == ["收到~"] and chat.typings >= 4
+
+
 async def test_an_error_in_one_chat_does_not_stop_the_others(make, caplog):
     engine = ScriptedEngine()
     engine.fail_for = {"boom"}
