@@ -57,6 +57,7 @@ class PuppetServer:
         """``echo_sent``: also emit a message event for each message the client sends, as some puppets do."""
         self.self_id = self_id
         self.echo_sent = echo_sent
+        self.dong = True  # False: Ding is accepted but no Dong comes back (a gateway whose event stream is stuck)
         self.sent: list[Sent] = []
         self.calls: list[str] = []  # RPC names in the order they arrived
         self._contacts = {self_id: self_name}
@@ -234,7 +235,8 @@ class PuppetServer:
         return pb.MessageSendTextResponse(id=message_id)
 
     def _ding(self, req: pb.DingRequest) -> pb.DingResponse:
-        self._emit(pb.EventType.EVENT_TYPE_DONG, {"data": req.data})
+        if self.dong:
+            self._emit(pb.EventType.EVENT_TYPE_DONG, {"data": req.data})
         return pb.DingResponse()
 
     def _logout(self, _: pb.LogoutRequest) -> pb.LogoutResponse:

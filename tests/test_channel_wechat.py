@@ -57,8 +57,8 @@ def server(puppet) -> PuppetServer:
 
 
 @contextlib.asynccontextmanager
-async def channel_running(server: PuppetServer) -> AsyncIterator[tuple[asyncio.Task[None], Recorder]]:
-    channel = WechatChannel(server.endpoint, TOKEN, backoff_initial_s=0.05, backoff_max_s=0.2)
+async def channel_running(server: PuppetServer, **options) -> AsyncIterator[tuple[asyncio.Task[None], Recorder]]:
+    channel = WechatChannel(server.endpoint, TOKEN, backoff_initial_s=0.05, backoff_max_s=0.2, **options)
     recorder = Recorder()
     task = asyncio.create_task(channel.run(recorder))
     try:
@@ -172,6 +172,24 @@ async def test_reconnects_with_backoff_while_the_service_is_down(running, server
     server.push_message(BOB, "回来了")
     assert (await running.next()).text == "回来了"
     assert (await server.wait_sent(1))[0].text == "re: 回来了"
+
+
+async def test_a_service_that_stops_answering_is_reconnected(server):
+    """No error, no events (a half-open connection, a stuck gateway): the Ding/Dong probe notices."""
+    async with channel_running(server, ping_every_s=0.1, ping_timeout_s=0.2) as (_, recorder):
+        await server.login()
+        await asyncio.sleep(0.3)  # probes answered: still the first connection
+        assert server.calls.count("Start") == 1
+        server.dong = False
+        for _ in range(50):
+            if server.calls.count("Start") > 1:
+                break
+            await asyncio.sleep(0.05)
+        assert server.calls.count("Start") > 1  # it gave up on the silent connection and connected again
+        server.dong = True
+        await server.login()
+        server.push_message(ALICE, "还在吗")
+        assert (await recorder.next()).text == "还在吗"
 
 
 async def test_an_exception_in_on_message_does_not_stop_the_channel(running, server, caplog):

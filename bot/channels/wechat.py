@@ -46,12 +46,13 @@ class WechatChannel:
     name = "wechat"
 
     def __init__(self, endpoint: str, token: str, *, backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0,
-                 stop_timeout_s: float = 5.0):
+                 stop_timeout_s: float = 5.0, ping_every_s: float = 60.0, ping_timeout_s: float = 15.0):
         self.endpoint = endpoint
         self._token = token
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._stop_timeout_s = stop_timeout_s
+        self._ping_every_s, self._ping_timeout_s = ping_every_s, ping_timeout_s
         self._bot: Any = None  # the connected instance, if any
         self._sent_ids: dict[str, None] = {}  # ids of the messages this channel sent, oldest first
         self._sends_in_flight: set[asyncio.Future[None]] = set()
@@ -79,8 +80,8 @@ class WechatChannel:
             log.info("wechat: connecting to the puppet service at %s", self.endpoint)
             self._bot = bot
             try:
-                await serve(bot)
-                log.warning("wechat: the puppet service ended the event stream")
+                if await self._serve_while_alive(bot):
+                    log.warning("wechat: the puppet service ended the event stream")
             except Exception as e:
                 log.warning("wechat: connection to the puppet service at %s failed: %s", self.endpoint,
                             f"{type(e).__name__}: {e}")
@@ -95,6 +96,44 @@ class WechatChannel:
             log.info("wechat: reconnecting in %.1f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff_max_s)
+
+    async def _serve_while_alive(self, bot: Any) -> bool:
+        """serve(bot) until it ends (True) or the liveness probe fails (False).
+
+        A half-open connection or a stuck gateway raises nothing and delivers nothing; so every ``ping_every_s``
+        the channel sends the service a Ding and expects its Dong event back on the event stream within
+        ``ping_timeout_s`` -- the round trip messages take."""
+        dong = asyncio.Event()
+        bot.on("dong", lambda _data: dong.set())
+        serving = asyncio.create_task(serve(bot), name="wechat serve")
+        watching = asyncio.create_task(self._probe(bot, dong), name="wechat liveness")
+        try:
+            await asyncio.wait([serving, watching], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watching.cancel()
+            if not serving.done():
+                serving.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+        if serving.cancelled():
+            return False
+        serving.result()  # re-raises what ended the connection
+        return True
+
+    async def _probe(self, bot: Any, dong: asyncio.Event) -> None:
+        """Returns when the service stopped answering."""
+        while True:
+            await asyncio.sleep(self._ping_every_s)
+            if bot.puppet is None:
+                continue
+            dong.clear()
+            try:
+                async with asyncio.timeout(self._ping_timeout_s):
+                    await bot.puppet.ding("chatclone")
+                    await dong.wait()
+            except Exception as e:  # noqa: BLE001 - any failure of the round trip means: reconnect
+                log.warning("wechat: the puppet service stopped answering (%s); reconnecting",
+                            type(e).__name__ if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}")
+                return
 
     async def _deliver(self, bot: Any, msg: Any, on_message: OnMessage) -> None:
         try:
