@@ -57,14 +57,21 @@ async def _converse(cfg, script: list[str] | None, *, engine=None, name: str | N
 
 
 def chat(cfg, script: list[str] | None, compare_base: bool) -> None:
+    """Interactive: the console chat keeps its history in bot.data_dir like any chat. Scripted (--say): each
+    system starts from an empty history in a temporary folder, so a demo is reproducible and base and clone
+    answer exactly the same conversation."""
     from .engine import LocalEngine
 
     _chat_overrides(cfg)
-    clone = asyncio.run(_converse(cfg, script))
-    if not compare_base:
+    if script is None:
+        asyncio.run(_converse(cfg, None))
         return
-    with tempfile.TemporaryDirectory() as tmp:  # the base's conversation must not touch the clone's history
-        cfg.bot.data_dir = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg.bot.data_dir = Path(tmp) / "clone"
+        clone = asyncio.run(_converse(cfg, script))
+        if not compare_base:
+            return
+        cfg.bot.data_dir = Path(tmp) / "base"
         print("\n(base model, same messages)", flush=True)
         base = asyncio.run(_converse(cfg, script, engine=LocalEngine.from_config(cfg, base_only=True), name="base"))
     print("\nside by side (messages of one reply separated by ' ⏎ '):")

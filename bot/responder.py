@@ -238,6 +238,8 @@ class Responder:
             if state is not None and (state.answering or (state.timer is not None and not state.timer.done())):
                 continue
             self.history.end_session(key)
+            if state is not None and state.takeover_until <= self.clock():
+                del self._chats[key]  # nothing left to remember about the chat; a takeover still running stays
             ended.append(key)
         if ended:
             log.info("ended %d idle session(s): %s", len(ended), ", ".join(ended))
