@@ -61,10 +61,10 @@ def decode(model, prompts: list[list[int]], decoding: Decoding, *, eos_id: int, 
         seen.scatter_(1, torch.where(mask.bool(), ids, ids[:, -1:]), True)  # padding counts as the last token
     generator = torch.Generator(device=device).manual_seed(decoding.seed) if decoding.temperature > 0 else None
     out: list[list[int]] = [[] for _ in range(n)]
-    cache = DynamicCache()
+    cache = {_cache_argument(model): DynamicCache()}
     with torch.inference_mode():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                       use_cache=True).logits[:, -1, :]
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                       **cache).logits[:, -1, :]
         next_position = positions[:, -1:] + 1
         for step in range(decoding.max_new_tokens):
             token = _pick(logits.float(), seen, decoding, generator)
@@ -76,16 +76,25 @@ def decode(model, prompts: list[list[int]], decoding: Decoding, *, eos_id: int, 
                 break
             if bool(ended.any()):  # finished replies leave the batch, their cache rows with them
                 keep = (~ended).nonzero().squeeze(1)
-                cache.batch_select_indices(keep)
+                next(iter(cache.values())).batch_select_indices(keep)
                 rows, token, mask, next_position = rows[keep], token[keep], mask[keep], next_position[keep]
                 seen = seen[keep] if seen is not None else None
             if seen is not None:
                 seen[torch.arange(len(token), device=device), token] = True
             mask = torch.cat([mask, mask.new_ones((len(token), 1))], dim=1)
             logits = model(input_ids=token[:, None], attention_mask=mask, position_ids=next_position,
-                           past_key_values=cache, use_cache=True).logits[:, -1, :]
+                           use_cache=True, **cache).logits[:, -1, :]
             next_position = next_position + 1
     return out
+
+
+def _cache_argument(model) -> str:
+    """transformers 5.24 renamed forward's ``past_key_values`` to ``cache`` (the old name warns); earlier 5.x
+    releases only know the old one."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft wraps forward in **kwargs
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def _pick(logits, seen, decoding: Decoding, generator):
