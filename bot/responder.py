@@ -144,9 +144,11 @@ class Responder:
         state.takeover_until = self.clock() + self.bot.takeover_s
         if state.timer is not None:
             state.timer.cancel()
-        # the owner's own words are the best example of the owner: they join the history as the assistant turn
-        self.history.append(msg.chat_key, "assistant", reply_lines(text.splitlines()), chat_name=msg.chat_name,
-                            is_group=msg.is_group, now=self.clock())
+        # The owner's own words are the best example of the owner: they join the history as the assistant turn,
+        # but only of chats the clone takes part in; what the owner writes to anyone else is not kept.
+        if self.history.get(msg.chat_key) is not None or {msg.chat_key, f"{msg.channel}:*"} & self.allow:
+            self.history.append(msg.chat_key, "assistant", reply_lines(text.splitlines()), chat_name=msg.chat_name,
+                                is_group=msg.is_group, now=self.clock())
         log.info("%s: the owner wrote; the clone stays silent there for %.0f s", msg.chat_key, self.bot.takeover_s)
 
     # ---- answering -------------------------------------------------------------------------------------------

@@ -130,6 +130,12 @@ async def test_owner_writing_in_a_chat_takes_over_for_a_while(make):
     assert (await say(r, friend("还在吗", time=r.test_clock.now))).sent == ["收到~"]
 
 
+async def test_what_the_owner_writes_outside_the_clones_chats_is_not_kept(make):
+    r = make()
+    await say(r, friend("我到了", channel="wechat", chat="wxid_stranger", sender="wxid_me", by_owner=True))
+    assert r.history.get("wechat:wxid_stranger") is None and r.history.keys() == []
+
+
 async def test_owner_in_a_telegram_group_is_a_takeover_too(make):
     r = make()
     await say(r, friend("我在", sender="999", name="Owner", chat="-100", group=True))
