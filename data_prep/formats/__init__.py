@@ -38,19 +38,48 @@ class SimpleFormat:
     parse: Callable[[Path, ParseLog, frozenset[str]], Iterator[Message]]
 
 
-# Order matters: more specific sniffers first (e.g. PyWxDump CSV before the neutral CSV).
-_MODULES = ["wechatexporter", "liuhen", "pywxdump", "qq", "qqnt", "telegram", "whatsapp", "neutral"]
+# The format table. Each module's sniffer says only whether a file looks like its own format; detect() asks them in
+# this order and takes the first yes. Module name = format name.
+_MODULES: tuple[str, ...] = (
+    "wechatexporter", "qq", "liuhen", "pywxdump", "qqnt", "telegram", "whatsapp", "neutral",
+)
+
+# Files two sniffers both accept: (winner, loser, why the file is the winner's). _check_table() enforces that every
+# winner comes before its loser in _MODULES, so reordering the table cannot silently change who wins.
+OVERLAPS: tuple[tuple[str, str, str], ...] = (
+    ("qq", "liuhen", "QQ's txt message header `time name` is also 留痕's TXT header; only QQ writes a `(QQ号)` or "
+                     "`<email>` after the name, or 消息分组/消息对象 blocks"),
+    ("qqnt", "telegram", 'QCE JSON has a top-level "messages" array like Telegram\'s; only QCE has "chatInfo"'),
+)
 
 
-def all_formats() -> list[Format]:
+class FormatTableError(RuntimeError):
+    """The format table names a module that is missing or does not match it: a broken install, never skipped."""
+
+
+def all_formats() -> tuple[Format, ...]:
+    """Every format, in sniffing order. A module listed in the table that cannot be imported is an error."""
     out = []
     for mod in _MODULES:
         try:
-            out.append(importlib.import_module(f"{__name__}.{mod}").FORMAT)
+            fmt = importlib.import_module(f"{__name__}.{mod}").FORMAT
         except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{mod}":
-                raise
-    return out
+            if e.name == f"{__name__}.{mod}":
+                raise FormatTableError(f"format module data_prep/formats/{mod}.py is missing") from e
+            raise
+        if fmt.name != mod:
+            raise FormatTableError(f"data_prep/formats/{mod}.py defines format {fmt.name!r}, expected {mod!r}")
+        out.append(fmt)
+    _check_table(_MODULES, OVERLAPS)
+    return tuple(out)
+
+
+def _check_table(order: tuple[str, ...], overlaps: tuple[tuple[str, str, str], ...]) -> None:
+    for winner, loser, _ in overlaps:
+        if winner not in order or loser not in order:
+            raise FormatTableError(f"overlap {winner} > {loser} names a format missing from the table")
+        if order.index(winner) > order.index(loser):
+            raise FormatTableError(f"{winner} must be sniffed before {loser}")
 
 
 def by_name(name: str) -> Format:

@@ -35,6 +35,8 @@ from pathlib import Path
 from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, first_line, read_text
 from . import SimpleFormat
+from .wechat import (GROUP_NOTICE, WXID, bytes_extra_sender, clean_markup, compress_content_xml, convert,
+                     looks_like_xml, notice_kind, parse_time)
 
 # --- sniffing -------------------------------------------------------------------------------------------------
 CSV_HEADER = ("localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent", "StrTime")
@@ -43,102 +45,15 @@ _CSV_PREFIX = ",".join(CSV_HEADER)
 _CN_PREFIX = ",".join(CN_HEADER)
 _TXT_HEADER = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?: (.*))?")
 _AI_DATE = re.compile(r"\*{20}(\d{4}-\d{2}-\d{2})\*{20}")
-# QQ's txt export has the same `time name` header; it is recognised by its blocks/banner or `(QQ号)` suffixes.
-_QQ_MARKS = re.compile(r"^(?:={20,}|消息(?:分组|对象)[:：]|消息记录（此消息记录为文本格式)", re.M)
-_QQ_ID_SUFFIX = re.compile(r".*(?:\(\d{5,}\)|<[^<>\s]+@[^<>\s]+>)")
 
 
 def sniff(path: Path, head: str) -> bool:
     first = first_line(head)
-    if first.startswith(_CSV_PREFIX) or first.startswith(_CN_PREFIX):
-        return True
-    if _AI_DATE.fullmatch(first):
-        return True
-    if not _TXT_HEADER.fullmatch(first) or _QQ_MARKS.search(head):
-        return False
-    # Every header in the head must look like ours (no QQ-number / email suffix).
-    lines = head.split("\n")[:-1] or [first]  # the last line may be cut at the read boundary
-    for i, line in enumerate(lines):
-        m = _TXT_HEADER.fullmatch(line.rstrip())
-        if m and (i == 0 or not lines[i - 1].strip()) and m[2] and _QQ_ID_SUFFIX.fullmatch(m[2]):
-            return False
-    return True
+    return (first.startswith(_CSV_PREFIX) or first.startswith(_CN_PREFIX) or _AI_DATE.fullmatch(first) is not None
+            or _TXT_HEADER.fullmatch(first) is not None)
 
 
-# --- shared helpers (also used by the PyWxDump parser) --------------------------------------------------------
-_LENIENT_TIME = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?")
-
-
-def parse_time(value: str) -> datetime | None:
-    """``YYYY-MM-DD HH:MM:SS`` fast; also Excel re-saves like ``2024/10/4 11:42`` (seconds lost)."""
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        pass
-    m = _LENIENT_TIME.fullmatch(value.strip())
-    if not m:
-        return None
-    try:
-        return datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6] or 0))
-    except ValueError:
-        return None
-
-
-_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
-_TAGS = re.compile(r"<[^<>]*>")
-_REEDIT = re.compile(r"\s*<a\b[^>]*revoke_edit_click[^>]*>.*?</a>", re.S)
-
-
-def clean_markup(text: str) -> str:
-    """Plain text from a system notice: CDATA unwrapped, the ``重新编辑`` link dropped, tags removed, entities decoded."""
-    if "<" in text:
-        text = _REEDIT.sub("", _CDATA.sub(r"\1", text))
-        text = _TAGS.sub("", text)
-    if "&" in text:
-        text = html.unescape(text)
-    return text.strip()
-
-
-def looks_like_xml(text: str) -> bool:
-    s = text.lstrip()
-    return s.startswith("<") and ">" in s
-
-
-_TAG_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def xml_tag(xml: str, tag: str) -> str:
-    """Text of the first ``<tag>…</tag>`` (CDATA unwrapped, entities decoded); '' if absent."""
-    pat = _TAG_CACHE.get(tag)
-    if pat is None:
-        pat = _TAG_CACHE[tag] = re.compile(rf"<{tag}(?:\s[^>]*)?>(.*?)</{tag}>", re.S)
-    m = pat.search(xml)
-    if not m:
-        return ""
-    value = _CDATA.sub(r"\1", m[1])
-    return html.unescape(value).strip() if "&" in value else value.strip()
-
-
-_ATTR_CACHE: dict[str, re.Pattern[str]] = {}
-
-
-def xml_attr(xml: str, attr: str) -> str:
-    pat = _ATTR_CACHE.get(attr)
-    if pat is None:
-        pat = _ATTR_CACHE[attr] = re.compile(rf'\b{attr}\s*=\s*"([^"]*)"')
-    m = pat.search(xml)
-    return html.unescape(m[1]).strip() if m else ""
-
-
-GROUP_NOTICE = re.compile(r"加入了?群聊|移出了?群聊|修改群名为|群聊邀请|群公告|群主|退出了群聊")
-RECALL_TEXT = re.compile(r"撤回了?一条消息")
-
-
-def notice_kind(text: str) -> Kind:
-    return Kind.RECALL if RECALL_TEXT.search(text) else Kind.SYSTEM
-
-
-# --- WeChat CompressContent / BytesExtra (bytes written as Python reprs by 0.2.8–1.0.7) -----------------------
+# --- bytes written as Python reprs (0.2.8–1.0.7 "raw" rows) ---------------------------------------------------
 def _bytes_repr(value: str) -> bytes | None:
     """Bytes from a ``b'…'`` repr cell; None for anything else."""
     if len(value) < 3 or value[0] != "b" or value[1] not in "'\"" or value[-1] != value[1]:
@@ -149,192 +64,13 @@ def _bytes_repr(value: str) -> bytes | None:
         return None
 
 
-def _lz4_block(src: bytes, limit: int = 1 << 24) -> bytes:
-    """Decompress one raw LZ4 block (CompressContent has no frame header). Raises ValueError on corrupt data."""
-    dst = bytearray()
-    i, n = 0, len(src)
-    try:
-        while i < n:
-            token = src[i]
-            i += 1
-            lit = token >> 4
-            if lit == 15:
-                while True:
-                    b = src[i]
-                    i += 1
-                    lit += b
-                    if b != 255:
-                        break
-            dst += src[i:i + lit]
-            i += lit
-            if i >= n:
-                break
-            off = src[i] | (src[i + 1] << 8)
-            i += 2
-            mlen = (token & 15) + 4
-            if token & 15 == 15:
-                while True:
-                    b = src[i]
-                    i += 1
-                    mlen += b
-                    if b != 255:
-                        break
-            start = len(dst) - off
-            if off == 0 or start < 0 or len(dst) + mlen > limit:
-                raise ValueError("bad lz4 match")
-            if off >= mlen:
-                dst += dst[start:start + mlen]
-            else:  # overlapping copy repeats the last `off` bytes
-                for k in range(mlen):
-                    dst.append(dst[start + k])
-    except IndexError:
-        raise ValueError("truncated lz4 block") from None
-    return bytes(dst)
-
-
-def _compress_xml(cell: str) -> str:
-    data = _bytes_repr(cell)
-    if not data:
-        return ""
-    try:
-        raw = _lz4_block(data)
-    except ValueError:
-        return ""
-    return raw.replace(b"\x00", b"").decode("utf-8", errors="ignore")
-
-
-def _varint(b: bytes, i: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        c = b[i]
-        i += 1
-        result |= (c & 0x7F) << shift
-        if c < 0x80:
-            return result, i
-        shift += 7
-
-
-def _pb_fields(b: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    """Top-level (field, wiretype, value) of a protobuf message; stops at the first malformed field."""
-    i, n = 0, len(b)
-    while i < n:
-        key, i = _varint(b, i)
-        fnum, wt = key >> 3, key & 7
-        if wt == 0:
-            v, i = _varint(b, i)
-            yield fnum, wt, v
-        elif wt == 2:
-            ln, i = _varint(b, i)
-            yield fnum, wt, b[i:i + ln]
-            i += ln
-        elif wt == 1:
-            i += 8
-        elif wt == 5:
-            i += 4
-        else:
-            return
-
-
 def _bytes_extra_sender(cell: str) -> str | None:
-    """The group member wxid in BytesExtra: field 3 entries where field 1 == 1 carry it in field 2."""
     data = _bytes_repr(cell)
-    if not data:
-        return None
-    try:
-        for fnum, wt, value in _pb_fields(data):
-            if fnum == 3 and wt == 2 and isinstance(value, bytes):
-                kind = sender = None
-                for f2, w2, v2 in _pb_fields(value):
-                    if f2 == 1 and w2 == 0:
-                        kind = v2
-                    elif f2 == 2 and w2 == 2:
-                        sender = v2
-                if kind == 1 and sender:
-                    wxid = sender.decode("utf-8", errors="ignore").strip()  # type: ignore[union-attr]
-                    return wxid or None
-    except IndexError:
-        return None
-    return None
-
-
-# --- Type/SubType -> kind and shown text ----------------------------------------------------------------------
-_SIMPLE: dict[int, tuple[Kind, str]] = {
-    3: (Kind.IMAGE, "[图片]"), 34: (Kind.VOICE, "[语音]"), 43: (Kind.VIDEO, "[视频]"), 62: (Kind.VIDEO, "[视频]"),
-    47: (Kind.STICKER, "[表情]"), 50: (Kind.CALL, "[音视频通话]"), 37: (Kind.SYSTEM, "[好友请求]"),
-    40: (Kind.SYSTEM, "[可能认识的人]"), 65: (Kind.SYSTEM, "[企业微信打招呼]"), 9999: (Kind.SYSTEM, "[系统消息]"),
-    64: (Kind.SYSTEM, "[系统消息]"), 52: (Kind.SYSTEM, "[系统消息]"), 53: (Kind.SYSTEM, "[系统消息]"),
-}
-# 49 (appmsg) subtypes: kind and placeholder prefix; the appmsg title follows when there is one.
-_APP: dict[int, tuple[Kind, str]] = {
-    1: (Kind.TEXT, ""), 3: (Kind.LINK, "[音乐]"), 4: (Kind.LINK, "[链接]"), 5: (Kind.LINK, "[链接]"),
-    6: (Kind.FILE, "[文件]"), 74: (Kind.FILE, "[文件]"), 7: (Kind.LINK, "[游戏]"), 8: (Kind.STICKER, "[表情]"),
-    17: (Kind.LOCATION, "[位置共享]"), 19: (Kind.FORWARD, "[聊天记录]"), 24: (Kind.LINK, "[笔记]"),
-    33: (Kind.LINK, "[小程序]"), 36: (Kind.LINK, "[小程序]"), 40: (Kind.FORWARD, "[收藏]"),
-    50: (Kind.CARD, "[视频号名片]"), 51: (Kind.LINK, "[视频号]"), 53: (Kind.OTHER, "[接龙]"),
-    62: (Kind.SYSTEM, "[拍一拍]"), 63: (Kind.LINK, "[直播]"), 88: (Kind.LINK, "[直播]"),
-    87: (Kind.OTHER, "[群公告]"), 2000: (Kind.MONEY, "[转账]"), 2001: (Kind.MONEY, "[红包]"),
-    2003: (Kind.MONEY, "[红包封面]"),
-}
-_REFER = re.compile(r"<refermsg>(.*?)</refermsg>", re.S)
-_REFER_PLACEHOLDER = {"3": "[图片]", "34": "[语音]", "43": "[视频]", "47": "[表情]", "48": "[位置]", "42": "[名片]"}
-
-
-def _quote(xml: str) -> tuple[str, str | None] | None:
-    """(reply text, quoted text) of a 49/57 appmsg; None if the XML is not there (CSV exports leave it empty)."""
-    m = _REFER.search(xml)
-    if not m:
-        return None
-    reply = xml_tag(xml[:m.start()], "title") or xml_tag(xml, "title")
-    refer = m[1]
-    quoted = xml_tag(refer, "content")
-    if looks_like_xml(quoted):  # a quoted image / link: its own XML, escaped inside the refermsg
-        quoted = xml_tag(quoted, "title") or _REFER_PLACEHOLDER.get(xml_tag(refer, "type"), "[消息]")
-    return reply, quoted or None
-
-
-def convert(type_: int, sub: int, content: str, compress: str = "") -> tuple[Kind, str, str | None]:
-    """Kind, shown text and quote for one raw MSG row. XML never reaches the text of a non-text kind."""
-    if type_ == 1:
-        return Kind.TEXT, content, None
-    simple = _SIMPLE.get(type_)
-    if simple:
-        return simple[0], simple[1], None
-    if type_ == 49:
-        xml = content if looks_like_xml(content) else (_compress_xml(compress) if compress else "")
-        if sub == 0 and xml:
-            t = xml_tag(xml, "type")
-            sub = int(t) if t.isdigit() else 0
-        title = xml_tag(xml, "title") if xml else ""
-        if sub == 57:
-            q = _quote(xml) if xml else None
-            if q and q[0]:
-                return Kind.TEXT, q[0], q[1]
-            return Kind.OTHER, "[引用消息]", None
-        kind, label = _APP.get(sub, (Kind.OTHER, "[应用消息]"))
-        if kind is Kind.TEXT:
-            return (Kind.TEXT, title, None) if title else (Kind.OTHER, "[应用消息]", None)
-        return kind, f"{label} {title}" if title else label, None
-    if type_ == 48:
-        place = xml_attr(content, "poiname") or xml_attr(content, "label")
-        return Kind.LOCATION, f"[位置] {place}" if place else "[位置]", None
-    if type_ in (42, 66):
-        nick = xml_attr(content, "nickname")
-        return Kind.CARD, f"[名片] {nick}" if nick else "[名片]", None
-    if type_ == 10000:
-        text = clean_markup(content)
-        if sub == 4 or not text:
-            return Kind.SYSTEM, text or "[系统消息]", None
-        return notice_kind(text), text, None
-    if type_ == 10002:
-        if "revoke" in content:
-            return Kind.RECALL, clean_markup(xml_tag(content, "replacemsg")) or "[撤回消息]", None
-        return Kind.SYSTEM, "[系统消息]", None
-    return Kind.OTHER, "[未知消息]", None
+    return bytes_extra_sender(data) if data else None
 
 
 # --- English-header CSV ---------------------------------------------------------------------------------------
 _SVRID = re.compile(r"-?\d{15,20}")
-_WXID = re.compile(r"wxid_\w+|gh_\w+|\w+@chatroom|[A-Za-z][-\w]{5,19}", re.A)
 
 # Row layouts (what follows the 9 fixed columns).
 _BARE, _RAW, _SHIFT_PRIVATE, _SHIFT_GROUP, _ALIGNED, _BAD = range(6)
@@ -398,7 +134,7 @@ _STEM_SUFFIX = re.compile(r"(?:_utf8|_gbk|_chat)?(?:\(\d+\))?$")  # writer suffi
 def chat_from_path(path: Path) -> tuple[str, str | None]:
     """(chat name, chat wxid) of a per-chat file: ``聊天记录/<remark>(<wxid>)/…`` (2025) or ``<remark>/<remark>_utf8.csv``."""
     m = _FOLDER_ID.fullmatch(path.parent.name)
-    if m and m[1] and _WXID.fullmatch(m[2]):
+    if m and m[1] and WXID.fullmatch(m[2]):
         return m[1], m[2]
     return _STEM_SUFFIX.sub("", path.stem) or path.stem, None
 
@@ -435,8 +171,11 @@ def _convert_row(row: list[str], layout: int) -> tuple[Kind, str, str | None] | 
         type_, sub = int(t), int(row[3] or 0)
     except ValueError:
         return None
-    compress = row[11] if layout == _RAW and len(row) > 11 else ""
-    return convert(type_, sub, row[7], compress)
+    appmsg_xml = ""
+    if type_ == 49 and layout == _RAW and len(row) > 11 and not looks_like_xml(row[7]):
+        blob = _bytes_repr(row[11])
+        appmsg_xml = compress_content_xml(blob) if blob else ""
+    return convert(type_, sub, row[7], appmsg_xml)
 
 
 def _parse_csv(path: Path, text: str, log: ParseLog) -> Iterator[Message]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, first_line, read_text
 from . import SimpleFormat
-from .liuhen import clean_markup, looks_like_xml, notice_kind, parse_time, xml_attr
+from .wechat import clean_markup, looks_like_xml, notice_kind, parse_time, xml_attr
 
 _HEAD_PREFIX = "id,MsgSvrID,type_name,is_sender,talker,room_name"
 _HEAD_EARLY = "MsgSvrID,type_name,is_sender,talker,room_name,content,CreateTime"  # first 2.x writer, no id
