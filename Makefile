@@ -54,9 +54,11 @@ eval: $(STAMP)
 	$(BIN)/python -m training eval --config $(CONFIG)
 
 chat: $(STAMP)
+	$(BIN)/python -m training prepare --config $(CONFIG)
 	$(BIN)/python -m bot chat --config $(CONFIG)
 
 bot: $(STAMP)
+	$(BIN)/python -m training prepare --config $(CONFIG)
 	$(BIN)/python -m bot --config $(CONFIG)
 
 bench: $(STAMP)

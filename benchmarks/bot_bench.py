@@ -51,7 +51,7 @@ def friend_lines(dev: Path, n: int) -> list[str]:
 
 async def run_mode(cfg, model, tokenizer, max_batch: int, chats: int, turns: int, lines: list[str]) -> dict:
     from bot.chat import Incoming
-    from bot.engine import LocalEngine, decoding, prompt_budget
+    from runtime.engine import LocalEngine, decoding, prompt_budget
     from bot.history import History
     from bot.responder import Responder
 
@@ -99,7 +99,7 @@ def main() -> int:
 
     from core.config import load
     from core.quiet import quiet_libraries
-    from training.base import load_for_generation
+    from runtime.models import adapter_dir, load_for_generation
     from training.prerequisites import ensure_adapter
 
     cfg = load(args.config, overrides={"bot.debounce_s": 0.0, "bot.message_pause_s": 0.0,
@@ -108,7 +108,7 @@ def main() -> int:
                                        "bot.engine.max_new_tokens": args.max_new_tokens})
     quiet_libraries()
     ensure_adapter(cfg)
-    model, tokenizer = load_for_generation(cfg)
+    model, tokenizer = load_for_generation(adapter_dir(cfg))
     if args.shape != "tiny":
         from train_bench import SHAPES
         from transformers import Qwen2Config, Qwen2ForCausalLM

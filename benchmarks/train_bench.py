@@ -94,10 +94,11 @@ def dataset_samples(cfg, tokenizer, n: int, seed: int) -> list[dict] | None:
 
 def build_model(cfg, shape: str, attn: str, device: str):
     import torch
-    from training.base import base_path, load_model, torch_dtype
+    from runtime.models import load_model, torch_dtype
+    from training.prerequisites import ensure_base
 
     if shape == "tiny":
-        model = load_model(cfg, base_path(cfg, progress=False))
+        model = load_model(ensure_base(cfg, progress=False), cfg.model.dtype)
         model.set_attn_implementation(attn)
         return model.to(device)
     from transformers import AutoModelForCausalLM, Qwen2Config
@@ -105,7 +106,7 @@ def build_model(cfg, shape: str, attn: str, device: str):
     config = Qwen2Config(vocab_size=QWEN_VOCAB, max_position_embeddings=32768,
                          rope_parameters={"rope_type": "default", "rope_theta": 1e6}, **SHAPES[shape])
     with torch.device(device):  # initialise on the GPU: a 7B fp32 init on the CPU would take minutes
-        return AutoModelForCausalLM.from_config(config, dtype=torch_dtype(cfg), attn_implementation=attn)
+        return AutoModelForCausalLM.from_config(config, dtype=torch_dtype(cfg.model.dtype), attn_implementation=attn)
 
 
 def wrap(setup: str, cfg, model, tokenizer, seed: int):
@@ -141,7 +142,8 @@ def _rss_kib(field: str) -> int:
 def run_setup(args) -> dict:
     """Child process: build one setup, train warmup + steps, return its measurements."""
     import torch
-    from training.base import base_path, load_tokenizer
+    from runtime.models import load_tokenizer
+    from training.prerequisites import ensure_base
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -154,7 +156,7 @@ def run_setup(args) -> dict:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     cfg = bench_config(args.shape)
-    tokenizer = load_tokenizer(base_path(cfg, progress=False))  # real ids for tiny; only padding for the others
+    tokenizer = load_tokenizer(ensure_base(cfg, progress=False))  # real ids for tiny; only padding for the others
     n = (args.warmup + args.steps) * args.batch
     samples = dataset_samples(cfg, tokenizer, n, args.seed) if args.shape == "tiny" else None
     source = f"{cfg.dataset.out_dir / 'train.jsonl'}" if samples else "synthetic lognormal, median 80, 12..1024"

@@ -60,7 +60,7 @@ def chat(cfg, script: list[str] | None, compare_base: bool) -> None:
     """Interactive: the console chat keeps its history in bot.data_dir like any chat. Scripted (--say): each
     system starts from an empty history in a temporary folder, so a demo is reproducible and base and clone
     answer exactly the same conversation."""
-    from .engine import LocalEngine
+    from runtime.engine import LocalEngine
 
     _chat_overrides(cfg)
     if script is None:
@@ -86,10 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     _logging(logging.DEBUG if args.verbose else logging.WARNING if args.cmd == "chat" else logging.INFO)
     try:
         cfg = load(getattr(args, "chat_config", None) or args.config)
-        if cfg.bot.engine.backend == "local" and not cfg.bot.engine.adapter:
-            from training.prerequisites import ensure_adapter
-
-            ensure_adapter(cfg)
         if args.cmd == "chat":
             if args.compare_base and not args.say:
                 raise ConfigError("--compare-base needs the messages to compare on: add --say TEXT")

@@ -14,7 +14,8 @@ import signal
 from core.config import Config, ConfigError
 
 from .chat import Channel
-from .engine import Engine, make_engine
+from runtime.engine import Engine, make_engine
+
 from .history import History
 from .responder import Responder
 

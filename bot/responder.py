@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 from core.chat_format import Line, split_reply, to_messages
 from core.config import Config
+from runtime.engine import Engine
 
 from .chat import Incoming, Reply
-from .engine import Engine
 from .history import History, reply_lines, trim
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .chat_format import prompt_ids
+from core.chat_format import prompt_ids
 
 
 @dataclass(frozen=True)

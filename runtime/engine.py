@@ -1,8 +1,7 @@
 """Engines turn a rendered conversation (chat messages ending on a user turn) into the clone's reply.
 
-- ``LocalEngine``: base + adapter loaded once (training.base.load_clone, the loading code training and eval
-  use). Requests from all chats queue up; one worker thread drains the queue in batches through
-  core.generation.generate_replies, so generation never blocks the event loop and 16 chats asking at once cost
+- ``LocalEngine``: base + adapter loaded once (runtime.models, the loading code eval uses too). Requests from all
+  chats queue up; one worker thread drains the queue in batches through runtime.decoding.generate_replies, so generation never blocks the event loop and 16 chats asking at once cost
   about one generate call, not sixteen.
 - ``OpenAIEngine``: any OpenAI-compatible /v1/chat/completions server (vLLM with the LoRA, llama.cpp server,
   Ollama) — for a small CPU box or many users.
@@ -20,7 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from core.config import Config, ConfigError
-from core.generation import Decoding, generate_replies
+from .decoding import Decoding, generate_replies
+from .models import adapter_dir, load_for_generation, load_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,9 @@ class LocalEngine:
     @classmethod
     def from_config(cls, cfg: Config, *, base_only: bool = False) -> LocalEngine:
         """The clone (base + adapter); ``base_only``: the base model alone, to compare against."""
-        from training.base import load_for_generation
-
         e = cfg.bot.engine
-        model, tokenizer = load_for_generation(cfg, base_only=base_only,
-                                               adapter=cfg.path(e.adapter) if e.adapter else None)
+        model, tokenizer = load_for_generation(adapter_dir(cfg, cfg.path(e.adapter) if e.adapter else None),
+                                               base_only=base_only, dtype=cfg.model.dtype)
         return cls(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg), max_batch=e.max_batch,
                    batch_wait_s=e.batch_wait_ms / 1000)
 
@@ -144,8 +142,6 @@ class OpenAIEngine:
         adapter = cfg.path(e.adapter) if e.adapter else cfg.path(cfg.train.output_dir) / "adapter"
         tokenizer = None
         if (adapter / "tokenizer_config.json").exists():
-            from training.base import load_tokenizer
-
             tokenizer = load_tokenizer(str(adapter))
         return cls(e.url, e.model, decoding(cfg), max_prompt_tokens=prompt_budget(cfg),
                    api_key=os.environ.get(e.api_key_env) or None, timeout_s=e.timeout_s, tokenizer=tokenizer)

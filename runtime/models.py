@@ -1,4 +1,9 @@
-"""Loading the base model: the embedded tiny base and a real hub model go through the same code."""
+"""Loading models: the base for training, the clone (base + adapter) for generation.
+
+A trained adapter names the base it was trained on in its manifest (runtime.manifest), so eval, the bot and export
+load that base whatever `model.base` says now. Nothing here builds or downloads behind the caller's back: the
+embedded tiny base is built by training (training.prerequisites), a hub id is resolved by transformers.
+"""
 from __future__ import annotations
 
 import os
@@ -6,26 +11,15 @@ from pathlib import Path
 
 from core.config import Config, ConfigError
 
-
-def base_path(cfg: Config, progress: bool = True) -> str:
-    """A from_pretrained()-able location: the tiny base (built offline on first use), a local folder or a hub id."""
-    if cfg.model.base == "tiny":
-        from .tiny_base import ensure_tiny_base
-
-        return str(ensure_tiny_base(cfg.path(cfg.model.cache_dir), progress=progress))
-    local = cfg.path(Path(cfg.model.base))
-    if local.exists():
-        return str(local)
-    if cfg.model.base.startswith((".", "/")):
-        raise ConfigError(f"{cfg.source}: model.base: folder {local} does not exist")
-    return cfg.model.base  # a hub id: transformers downloads it, or reads its cache when HF_HUB_OFFLINE=1
+from .manifest import read_manifest
 
 
-def torch_dtype(cfg: Config):
+def torch_dtype(name: str):
+    """The torch dtype for `model.dtype` ("auto": bf16/fp16 on a GPU, fp32 on the CPU)."""
     import torch
 
-    if cfg.model.dtype != "auto":
-        return getattr(torch, cfg.model.dtype)
+    if name != "auto":
+        return getattr(torch, name)
     if torch.cuda.is_available():
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
@@ -42,10 +36,10 @@ def load_tokenizer(path: str):
     return tok
 
 
-def load_model(cfg: Config, path: str, quantize_4bit: bool = False):
+def load_model(path: str, dtype: str = "auto", quantize_4bit: bool = False):
     from transformers import AutoModelForCausalLM
 
-    kwargs: dict = {"dtype": torch_dtype(cfg)}
+    kwargs: dict = {"dtype": torch_dtype(dtype)}
     if quantize_4bit:
         import torch
         from transformers import BitsAndBytesConfig
@@ -57,33 +51,39 @@ def load_model(cfg: Config, path: str, quantize_4bit: bool = False):
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)
 
 
-def load_clone(cfg: Config, adapter: Path | None = None):
+def adapter_dir(cfg: Config, adapter: Path | None = None) -> Path:
+    """The trained clone's folder (`bot.engine.adapter` or <train.output_dir>/adapter); an error if missing."""
+    folder = Path(adapter or cfg.path(cfg.train.output_dir) / "adapter")
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} not found: run `make train` first")
+    return folder
+
+
+def load_clone(adapter: Path, dtype: str = "auto"):
     """Base + trained adapter (or the full fine-tuned model for method=full), in eval mode, with its tokenizer.
 
     The tokenizer saved next to the adapter is used, so serving tokenizes exactly as training did."""
     from peft import PeftModel
 
-    adapter = Path(adapter or cfg.path(cfg.train.output_dir) / "adapter")
-    if not adapter.is_dir():
-        raise ConfigError(f"{adapter} not found: run `make train` first")
     tokenizer = load_tokenizer(str(adapter))
     if (adapter / "adapter_config.json").exists():
-        model = PeftModel.from_pretrained(load_model(cfg, base_path(cfg, progress=False)), str(adapter))
+        model = PeftModel.from_pretrained(load_model(read_manifest(adapter).base_path, dtype), str(adapter))
     else:
-        model = load_model(cfg, str(adapter))
+        model = load_model(str(adapter), dtype)
     return model.eval(), tokenizer
 
 
-def load_for_generation(cfg: Config, *, base_only: bool = False, adapter: Path | None = None, progress: bool = True):
+def load_for_generation(adapter: Path, *, base_only: bool = False, dtype: str = "auto"):
     """(model, tokenizer) ready to generate, for `make eval` and the bot: the clone with its LoRA merged in (a
-    decoding step then costs what the base's does), or ``base_only`` the base model; on the GPU when there is one."""
+    decoding step then costs what the base's does), or ``base_only`` the base the clone was trained on; on the
+    GPU when there is one."""
     import torch
 
     if base_only:
-        path = base_path(cfg, progress)
-        model, tokenizer = load_model(cfg, path).eval(), load_tokenizer(path)
+        path = read_manifest(adapter).base_path
+        model, tokenizer = load_model(path, dtype).eval(), load_tokenizer(path)
     else:
-        model, tokenizer = load_clone(cfg, adapter)
+        model, tokenizer = load_clone(adapter, dtype)
         if hasattr(model, "merge_and_unload"):
             model = model.merge_and_unload()
     return (model.to("cuda") if torch.cuda.is_available() else model), tokenizer

@@ -4,8 +4,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from bot.engine import LocalEngine, OpenAIEngine
-from core.generation import Decoding
+from runtime.decoding import Decoding
+from runtime.engine import LocalEngine, OpenAIEngine
 from scripted import openai_server
 
 CHATS = [[{"role": "system", "content": "你是林小夏。"}, {"role": "user", "content": f"今天第{i}次问你：在吗"}]
@@ -19,7 +19,7 @@ def engine(model, tok):
 
 
 async def test_concurrent_chats_share_one_generate_call(engine, model, tok):
-    from core.generation import generate_replies
+    from runtime.decoding import generate_replies
 
     replies = await asyncio.gather(*(engine.reply(c) for c in CHATS))
     await engine.aclose()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.generation import Decoding, decode, generate_replies
+from runtime.decoding import Decoding, decode, generate_replies
 
 CONVS = [[{"role": "user", "content": text}] for text in
          ("在吗", "周末一起去吃火锅吗？我们好久没见了", "How was your day?", "今天好累啊", "你喜欢猫还是狗",

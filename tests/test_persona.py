@@ -18,8 +18,8 @@ N_PROMPTS = 40
 
 @pytest.fixture(scope="module")
 def persona_run(persona_clone, base_dir):
-    from core.generation import Decoding, generate_replies
-    from training.base import load_clone, load_model, load_tokenizer
+    from runtime.decoding import Decoding, generate_replies
+    from runtime.models import adapter_dir, load_clone, load_model, load_tokenizer
     from training.data import read_jsonl
     from training.evaluate import dev_targets
 
@@ -27,8 +27,8 @@ def persona_run(persona_clone, base_dir):
     targets = dev_targets(read_jsonl(cfg.path(cfg.dataset.out_dir) / "dev.jsonl"), N_PROMPTS)
     prompts = [t.prompt for t in targets]
     decoding = Decoding(max_new_tokens=48)  # greedy
-    clone, clone_tok = load_clone(cfg)
-    base, base_tok = load_model(cfg, str(base_dir)).eval(), load_tokenizer(str(base_dir))
+    clone, clone_tok = load_clone(adapter_dir(cfg))
+    base, base_tok = load_model(str(base_dir)).eval(), load_tokenizer(str(base_dir))
     replies = {name: generate_replies(m, t, prompts, decoding, max_prompt_tokens=256, batch_size=N_PROMPTS)
                for name, (m, t) in {"clone": (clone, clone_tok), "base": (base, base_tok)}.items()}
     return metrics, targets, replies

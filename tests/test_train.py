@@ -65,13 +65,13 @@ def test_load_clone_gives_the_trained_logits_and_export_merges_them(trained, tmp
     import torch
     from transformers import AutoModelForCausalLM
 
-    from training.base import load_clone
+    from runtime.models import adapter_dir, load_clone
     from training.export import export_merged
 
     cfg, _ = trained
     ids = torch.tensor([[1, 20, 30, 40, 50, 2]])
-    a, _ = load_clone(cfg)
-    b, _ = load_clone(cfg)
+    a, _ = load_clone(adapter_dir(cfg))
+    b, _ = load_clone(adapter_dir(cfg))
     with torch.no_grad():
         clone = a(ids).logits
         assert torch.equal(clone, b(ids).logits)  # save → load is exact

@@ -91,11 +91,12 @@ def lora_run(tmp_path_factory, base_dir, tok):
     in-memory PeftModel it came from."""
     import torch
 
-    from training.base import load_model
+    from runtime.manifest import Manifest, write_manifest
+    from runtime.models import load_model
     from training.train import peft_wrap
 
     cfg = load(write_run(tmp_path_factory.mktemp("lora"), base_dir))
-    model = peft_wrap(cfg, load_model(cfg, str(base_dir)))
+    model = peft_wrap(cfg, load_model(str(base_dir)))
     torch.manual_seed(0)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -104,14 +105,15 @@ def lora_run(tmp_path_factory, base_dir, tok):
     adapter = cfg.path(cfg.train.output_dir) / "adapter"
     model.save_pretrained(str(adapter))
     tok.save_pretrained(str(adapter))
+    write_manifest(adapter, Manifest(base=str(base_dir), base_path=str(base_dir), method="lora"))
     return cfg, model.eval()
 
 
 def test_adapter_save_load_gives_identical_logits(lora_run, model, tok, ids):
-    from training.base import load_clone
+    from runtime.models import adapter_dir, load_clone
 
     cfg, peft_model = lora_run
-    clone, clone_tok = load_clone(cfg)
+    clone, clone_tok = load_clone(adapter_dir(cfg))
     expected = logits(peft_model, ids)
     assert (logits(clone, ids) - expected).abs().max().item() < 1e-6
     assert (logits(model, ids) - expected).abs().max().item() > 1e-3, "the adapter must change the model"
@@ -191,7 +193,11 @@ def test_export_of_a_full_fine_tune_copies_the_model(tmp_path, base_dir, model, 
     from training.export import NOTE, export_merged
 
     cfg = load(write_run(tmp_path, base_dir, method="full"))
-    shutil.copytree(base_dir, cfg.path(cfg.train.output_dir) / "adapter")  # method=full saves a whole model there
+    from runtime.manifest import Manifest, write_manifest
+
+    adapter = cfg.path(cfg.train.output_dir) / "adapter"
+    shutil.copytree(base_dir, adapter)  # method=full saves a whole model there
+    write_manifest(adapter, Manifest(base=str(base_dir), base_path=str(base_dir), method="full"))
     out = export_merged(cfg, progress=False)
     assert (logits(AutoModelForCausalLM.from_pretrained(out), ids) - logits(model, ids)).abs().max() == 0
     assert json.loads((out / NOTE).read_text())["method"] == "full"

@@ -1,4 +1,4 @@
-"""python -m training {train,eval,export}: fine-tune the clone, measure it, merge it into a standalone model."""
+"""python -m training {train,eval,export,prepare}: fine-tune the clone, measure it, merge it into a standalone model."""
 from __future__ import annotations
 
 import argparse
@@ -16,7 +16,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="evaluate at most this many dev prompts")
     x = sub.add_parser("export", help="merge the adapter into a standalone safetensors model (`make export`)")
     x.add_argument("--out", type=Path, default=None, help="target folder (default: <train.output_dir>/merged)")
-    for p in (t, e, x):
+    p = sub.add_parser("prepare", help="build the dataset and train the tiny clone if missing, saying so (what "
+                       "`make chat`/`make bot` run first; a real base is never trained without `make train`)")
+    for p in (t, e, x, p):
         p.add_argument("--config", type=Path, default=None)
         p.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
 
             ensure_adapter(cfg, progress=not args.quiet)
             evaluate(cfg, limit=args.limit, progress=not args.quiet)
+        elif args.cmd == "prepare":
+            if cfg.bot.engine.backend == "local" and not cfg.bot.engine.adapter:
+                ensure_adapter(cfg, progress=not args.quiet)
         else:
             from .export import export_merged
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from core.chat_format import BURST_SEPARATOR, IGNORE_INDEX, split_reply
 from core.config import Config, ConfigError
-from core.generation import Decoding, generate_replies
+from runtime.decoding import Decoding, generate_replies
+from runtime.models import adapter_dir, load_for_generation
 from data_prep.profile import style_stats
 
-from .base import load_for_generation
 from .data import encode_file, read_jsonl
 
 PROFILE_CATCHPHRASES = 10  # data_prep.build rates the profile's catchphrase_rate on its top 10 catchphrases
@@ -193,7 +193,7 @@ def evaluate(cfg: Config, *, limit: int | None = None, progress: bool = True) ->
     ppl_samples = 0
     # The clone first: a missing adapter fails before any time goes into the base. One model in memory at a time.
     for system in ("clone", "base"):
-        model, tokenizer = load_for_generation(cfg, base_only=system == "base", progress=progress)
+        model, tokenizer = load_for_generation(adapter_dir(cfg), base_only=system == "base", dtype=cfg.model.dtype)
         t0 = time.perf_counter()
         replies[system] = generate(model, tokenizer, prompts, decoding, batch_size=e.batch_size,
                                    max_prompt_tokens=cfg.train.cutoff_len - e.max_new_tokens,

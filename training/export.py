@@ -15,7 +15,8 @@ from pathlib import Path
 
 from core.config import Config, ConfigError
 
-from .base import base_path, load_clone
+from runtime.manifest import read_manifest
+from runtime.models import adapter_dir, load_clone
 
 NOTE = "chatclone_export.json"  # marks a folder as ours: only such a folder is ever replaced
 
@@ -81,13 +82,13 @@ def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True
     from peft import PeftModel
 
     run = cfg.path(cfg.train.output_dir)
-    adapter = run / "adapter"
+    adapter = adapter_dir(cfg, run / "adapter")
     target = Path(out).resolve() if out else run / "merged"
     _check_replaceable(target)
     with _quiet(progress):
         # load_clone never quantizes, so a qlora adapter is attached to the bf16/fp16/fp32 base here: peft
         # cannot merge into bitsandbytes 4-bit weights cleanly.
-        model, tokenizer = load_clone(cfg, adapter)
+        model, tokenizer = load_clone(adapter, cfg.model.dtype)
         merged = model.merge_and_unload() if isinstance(model, PeftModel) else model
         merged.config.use_cache = True  # training turns the KV cache off; a served model wants it back
         dtype = str(next(merged.parameters()).dtype).removeprefix("torch.")
@@ -97,7 +98,7 @@ def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True
         try:
             merged.save_pretrained(str(tmp))  # safetensors + config.json + generation_config.json
             tokenizer.save_pretrained(str(tmp))
-            note = {"base": cfg.model.base, "base_path": base_path(cfg, progress=False), "adapter": str(adapter),
+            note = {"base": cfg.model.base, "base_path": read_manifest(adapter).base_path, "adapter": str(adapter),
                     "method": "full" if merged is model else cfg.train.method, "dtype": dtype,
                     "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "load": "AutoModelForCausalLM.from_pretrained(path); AutoTokenizer.from_pretrained(path)"}

@@ -12,6 +12,21 @@ from pathlib import Path
 from core.config import Config, ConfigError
 
 
+def ensure_base(cfg: Config, progress: bool = True) -> str:
+    """A from_pretrained()-able location of model.base: the tiny base (built offline on first use, saying so), a
+    local folder or a hub id."""
+    if cfg.model.base == "tiny":
+        from .tiny_base import ensure_tiny_base
+
+        return str(ensure_tiny_base(cfg.path(cfg.model.cache_dir), progress=progress))
+    local = cfg.path(Path(cfg.model.base))
+    if local.exists():
+        return str(local)
+    if cfg.model.base.startswith((".", "/")):
+        raise ConfigError(f"{cfg.source}: model.base: folder {local} does not exist")
+    return cfg.model.base  # a hub id: transformers downloads it, or reads its cache when HF_HUB_OFFLINE=1
+
+
 def ensure_dataset(cfg: Config, progress: bool = True) -> Path:
     data_dir = cfg.path(cfg.dataset.out_dir)
     if not (data_dir / "train.jsonl").exists():

@@ -14,7 +14,10 @@ from pathlib import Path
 
 from core.config import Config, ConfigError
 
-from .base import base_path, load_model, load_tokenizer
+from runtime.manifest import Manifest, write_manifest
+from runtime.models import load_model, load_tokenizer
+
+from .prerequisites import ensure_base
 from .data import encode_file
 
 
@@ -75,14 +78,14 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
         shutil.rmtree(ckpt_dir)
     set_seed(t.seed)
 
-    path = base_path(cfg, progress)
+    path = ensure_base(cfg, progress)
     tokenizer = load_tokenizer(path)
     train_rows, train_stats = encode_file(tokenizer, data_dir / "train.jsonl", t.cutoff_len)
     dev_rows, dev_stats = encode_file(tokenizer, data_dir / "dev.jsonl", t.cutoff_len)
     if not train_rows:
         raise ConfigError(f"{data_dir / 'train.jsonl'} has no trainable sample; see {data_dir / 'report.md'}")
 
-    model = load_model(cfg, path, quantize_4bit=t.method == "qlora")
+    model = load_model(path, cfg.model.dtype, quantize_4bit=t.method == "qlora")
     model.config.use_cache = False
     if t.packing and torch.cuda.is_available():
         # packed rows have no attention mask: flex_attention builds the per-sample block mask from the position
@@ -128,6 +131,7 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
             shutil.rmtree(adapter)
         trainer.model.save_pretrained(str(adapter))
         tokenizer.save_pretrained(str(adapter))
+        write_manifest(adapter, Manifest(base=cfg.model.base, base_path=path, method=t.method))
     metrics = {
         "base": cfg.model.base, "base_path": path, "method": t.method, "resumed_from": last,
         "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
