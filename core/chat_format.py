@@ -51,6 +51,11 @@ def to_messages(turns: Sequence[Turn], persona: str, chat_name: str, is_group: b
     return msgs
 
 
+def reply_text(decoded: str) -> str:
+    """A decoded generation as the owner's turn text."""
+    return decoded.strip()
+
+
 def split_reply(reply: str) -> list[str]:
     """A generated assistant turn as the separate chat messages to send."""
     return [part.strip() for part in reply.split(BURST_SEPARATOR) if part.strip()]
