@@ -12,13 +12,14 @@ A format module provides:
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
 from ..records import Message
-from ..sources import ExportError, ParseLog, head
+from ..sources import ExportError, ParseLog, head, take_unreported
 
 
 class Format(Protocol):
@@ -41,7 +42,8 @@ class SimpleFormat:
 # The format table. Each module's sniffer says only whether a file looks like its own format; detect() asks them in
 # this order and takes the first yes. Module name = format name.
 _MODULES: tuple[str, ...] = (
-    "wechatexporter", "qq", "liuhen", "pywxdump", "qqnt", "telegram", "whatsapp", "neutral",
+    "wechatexporter", "qq", "liuhen", "pywxdump", "weflow", "ciphertalk", "echotrace", "chatlab", "chatlog", "qqnt",
+    "telegram", "whatsapp", "neutral",
 )
 
 # Files two sniffers both accept: (winner, loser, why the file is the winner's). _check_table() enforces that every
@@ -49,6 +51,9 @@ _MODULES: tuple[str, ...] = (
 OVERLAPS: tuple[tuple[str, str, str], ...] = (
     ("qq", "liuhen", "QQ's txt message header `time name` is also 留痕's TXT header; only QQ writes a `(QQ号)` or "
                      "`<email>` after the name, or 消息分组/消息对象 blocks"),
+    ("weflow", "echotrace", 'WeFlow\'s JSON has EchoTrace\'s "session" + "messages" shape; its "weflow" header is '
+                            "WeFlow's"),
+    ("ciphertalk", "echotrace", 'CipherTalk\'s 详细 JSON has the same shape; its "exportInfo" header is CipherTalk\'s'),
     ("qqnt", "telegram", 'QCE JSON has a top-level "messages" array like Telegram\'s; only QCE has "chatInfo"'),
 )
 
@@ -119,7 +124,11 @@ def discover(paths: list[Path], log: ParseLog, fmt_name: str | None = None) -> l
     for f in files:
         if f.suffix.lower() in _IGNORED_SUFFIXES or f.name.upper().startswith(("LICENSE", "README")):
             continue
-        fmt = forced or detect(f)
+        try:
+            fmt = forced or detect(f)
+        except Exception as e:  # a sniffer choking on odd bytes loses this file, not the run
+            log.error(ExportError(f, None, f"format detection failed: {type(e).__name__}: {e}"))
+            continue
         if fmt is None:
             log.skip(f, None, "file: not a recognised chat export")
             continue
@@ -128,10 +137,44 @@ def discover(paths: list[Path], log: ParseLog, fmt_name: str | None = None) -> l
 
 
 def read_all(paths: list[Path], log: ParseLog, me: frozenset[str], fmt_name: str | None = None) -> Iterator[Message]:
-    """Every message of every export file under ``paths``. A broken file is logged with its location and skipped."""
+    """Every message of every export file under ``paths``. A broken file is logged with its location and skipped.
+
+    No exception from a parser escapes: whatever stops one file becomes that file's error (at the last message read
+    when the parser could not say where), and the other files are still read. Lone surrogates (JSON ``\\ud800``
+    escapes) are replaced and counted here, so nothing downstream fails to encode a message.
+    """
     for path, fmt in discover(paths, log, fmt_name):
         log.files[str(path)] = fmt.name
+        last: Message | None = None
         try:
-            yield from fmt.parse(path, log, me)
+            for last in fmt.parse(path, log, me):
+                _replace_surrogates(last, log)
+                yield last
         except ExportError as e:
             log.error(e)
+        except RecursionError:
+            log.error(ExportError(path, _line(last), "nested too deeply to read (corrupted JSON?)"))
+        except Exception as e:  # noqa: BLE001 - a parser bug or input it did not foresee; the run goes on
+            where = "after this line" if last is not None else "before the first message"
+            log.error(ExportError(path, _line(last), f"reading stopped {where}: {type(e).__name__}: {e}"))
+        finally:
+            for p, decoding in take_unreported().items():
+                log.decoded(p, decoding)
+
+
+def _line(msg: Message | None) -> int | None:
+    tail = msg.source.rsplit(":", 1)[-1] if msg is not None else ""
+    return int(tail) if tail.isdigit() else None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_surrogates(m: Message, log: ParseLog) -> None:
+    """Replace lone surrogates in a message's strings by U+FFFD, counted at the message's line."""
+    for name in ("text", "quote", "sender", "chat_name", "chat_id", "sender_id"):
+        value = getattr(m, name)
+        if value and not value.isascii() and _SURROGATE.search(value):
+            fixed, n = _SURROGATE.subn("\ufffd", value)
+            setattr(m, name, fixed)
+            log.replaced(m.source.rsplit(":", 1)[0] if _line(m) else m.source, _line(m), n)

@@ -1,4 +1,4 @@
-"""QQNT chats exported by QQ Chat Exporter (QCE, shuakami/qq-chat-exporter), JSON modes (spec section 4.2).
+"""QQNT chats exported by QQ Chat Exporter (QCE, shuakami/qq-chat-exporter), JSON modes.
 
 Single file: ``{"metadata":{…},"chatInfo":{…},"statistics":{…},"messages":[…],"avatars"?:…,"exportOptions"?:…}``.
 Chunked mode: ``manifest.json`` (metadata/chatInfo/statistics/chunked) + ``chunks/c000001.jsonl`` (one message per
@@ -6,7 +6,12 @@ line) + ``avatars.json``; the chunks are parsed with the chat info of their mani
 are companions that yield nothing.
 
 Each message: ``timestamp`` (ms, absolute), ``time``, ``sender{uid,uin,name,…}``, ``content{text,elements[…]}``,
-``recalled``, ``system``. The owner is ``chatInfo.selfUid``/``selfUin``; group vs private is ``chatInfo.type``.
+``recalled``, ``system``. The owner is ``chatInfo.selfUid``/``selfUin`` (V5 exports before 2025-12-26 have neither:
+then ``me``); group vs private is ``chatInfo.type``. Two message shapes:
+
+- the Rust exporter (2026-07 on): ``type`` is ``text``/``reply``/…, elements map 1:1 to QQ's and are rendered here;
+- the TypeScript "V5" exporter (4.5.0, 2025-10 → 2026-07, what most people hold): ``type`` is the NT msgType
+  (``type_1``, ``type_3``…) and the first element is the whole rendered line; see ``_render_v5``.
 """
 from __future__ import annotations
 
@@ -21,9 +26,7 @@ from typing import Any
 from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, read_text
 from . import SimpleFormat
-
-_DECODER = json.JSONDecoder()
-_WS = re.compile(r"[ \t\r\n]*")
+from .jsonstream import array_items, bad_json, json_lines, skip_ws, value_at
 _CHAT_INFO = re.compile(r'"chatInfo"\s*:\s*')
 # A key can only appear with an unescaped quote before the colon, so this never matches inside a string value.
 _MESSAGES = re.compile(r'"messages"\s*:\s*\[')
@@ -168,6 +171,59 @@ def _placeholder(etype: str, data: dict, default: str) -> str:
     return default
 
 
+
+# --- V5 (TypeScript exporter, 4.5.0 – 2026-07) ------------------------------------------------------------------
+# Its messages have an NT msgType ("type_1", "type_3", …) and rebuild the elements as: one text element holding the
+# whole rendered line (media, faces, the replied message, all as text), then the resources, @s, faces, the reply
+# and the forward. Only the line is the message; the other elements only say what kind it is.
+_V5_TYPE_KIND = {"type_6": Kind.VOICE, "type_7": Kind.LINK, "type_8": Kind.FILE, "type_9": Kind.VIDEO,
+                 "type_11": Kind.FORWARD, "type_17": Kind.LOCATION}
+_V5_ELEMENT_KIND = {"image": Kind.IMAGE, "video": Kind.VIDEO, "audio": Kind.VOICE, "file": Kind.FILE,
+                    "market_face": Kind.STICKER, "forward": Kind.FORWARD}
+# Resource placeholders in the line carry file names: keep only what they are.
+_V5_RESOURCE = re.compile(r"\[(图片|视频|文件): [^\]\n]*\]")
+_V5_REPLY_PREFIX = re.compile(r"\[回复 [^:\]\n]*: .*?\]\n", re.S)
+_V5_RECALL_TIP = "[1]"  # gray tips render as "[<subElementType>]"; 1 is a recall
+
+
+def _v5_line(mtype: Any, content: Any, elements: list) -> str | None:
+    """The rendered line of a V5 message; None for any other message shape."""
+    if type(mtype) is not str or not mtype.startswith("type_") or not elements or type(content) is not dict:
+        return None
+    first = elements[0]
+    data = first.get("data") if type(first) is dict and first.get("type") == "text" else None
+    line = data.get("text") if type(data) is dict else None
+    return line if type(line) is str and line == content.get("text") else None
+
+
+def _render_v5(mtype: str, line: str, elements: list) -> tuple[str, Kind, str | None, int]:
+    kind = _V5_TYPE_KIND.get(mtype)
+    quote: str | None = None
+    forwarded = 0
+    for el in elements[1:]:
+        etype = el.get("type") if type(el) is dict else None
+        data = el.get("data") if type(el) is dict and type(el.get("data")) is dict else {}
+        if etype == "reply":
+            q = _str(data.get("content"))
+            quote = q if q and q != _REPLY_PLACEHOLDER else None
+            exact = f"[回复 {_str(data.get('senderName'))}: {q}]\n"
+            if line.startswith(exact):
+                line = line[len(exact):]
+        elif etype in _V5_ELEMENT_KIND:
+            if kind is None or etype == "forward":
+                kind = _V5_ELEMENT_KIND[etype]
+            if etype == "forward" and type(data.get("messages")) is list:
+                forwarded += len(data["messages"])
+    if mtype == "type_3" and line.startswith("[回复 "):
+        line = _V5_REPLY_PREFIX.sub("", line, count=1)
+    text = _V5_RESOURCE.sub(r"[\1]", line).strip()
+    if kind in (Kind.IMAGE, Kind.VIDEO, Kind.FILE):
+        # Text typed beside a picture is chat text; a picture alone is not.
+        if _V5_RESOURCE.sub("", line).strip():
+            kind = None
+    return text, kind or Kind.TEXT, quote, forwarded
+
+
 def _message(obj: Any, chat: _Chat, path: Path, prefix: str, line: int, log: ParseLog,
              me: frozenset[str]) -> Message | None:
     sender = obj.get("sender") if type(obj) is dict else None
@@ -194,18 +250,22 @@ def _message(obj: Any, chat: _Chat, path: Path, prefix: str, line: int, log: Par
     elements = content.get("elements") if type(content) is dict else None
     if type(elements) is not list:
         elements = []
+    mtype = obj.get("type")
+    line_text = _v5_line(mtype, content, elements)
     first = elements[0] if len(elements) == 1 else None
     data = first.get("data") if type(first) is dict and first.get("type") == "text" else None
-    if type(data) is dict and type(data.get("text")) is str:  # plain text message: fast path
+    if line_text is not None:
+        text, kind, quote, forwarded = _render_v5(mtype, line_text, elements)  # type: ignore[arg-type]
+    elif type(data) is dict and type(data.get("text")) is str:  # plain text message: fast path
         text, kind, quote, forwarded = data["text"].strip(), Kind.TEXT, None, 0
     else:
         text, kind, quote, forwarded = _render(elements, _str(content.get("text")) if type(content) is dict else "")
-        for _ in range(forwarded):
-            log.skip(path, line, "qqnt: forwarded-history item")
+    for _ in range(forwarded):
+        log.skip(path, line, "qqnt: forwarded-history item")
     if obj.get("recalled") is True:
         kind, text = Kind.RECALL, text or "[已撤回]"
     elif obj.get("system") is True and kind is not Kind.CALL:
-        kind = Kind.SYSTEM
+        kind = Kind.RECALL if line_text is not None and text == _V5_RECALL_TIP else Kind.SYSTEM
     if not text:
         log.skip(path, line, "qqnt: empty message")
         return None
@@ -217,54 +277,20 @@ def _message(obj: Any, chat: _Chat, path: Path, prefix: str, line: int, log: Par
                    f"{prefix}{line}")
 
 
-def _bad_json(path: Path, e: json.JSONDecodeError) -> ExportError:
-    return ExportError(path, e.lineno, f"invalid JSON ({e.msg}, column {e.colno}); the export may be truncated")
-
-
-def _value_at(text: str, pos: int, path: Path) -> tuple[Any, int]:
-    try:
-        return _DECODER.raw_decode(text, pos)
-    except json.JSONDecodeError as e:
-        raise _bad_json(path, e) from None
-
-
-def _array_items(text: str, start: int, path: Path) -> Iterator[tuple[int, Any]]:
-    """(line, value) for each item of the JSON array whose '[' ends just before `start`, without loading the file
-    as one object: items stream out and keep their line numbers."""
-    idx = _WS.match(text, start).end()
-    if text.startswith("]", idx):
-        return
-    line, pos = 1 + text.count("\n", 0, idx), idx
-    while True:
-        obj, end = _value_at(text, idx, path)
-        line += text.count("\n", pos, idx)
-        pos = idx
-        yield line, obj
-        idx = _WS.match(text, end).end()
-        c = text[idx:idx + 1]
-        if c == "]":
-            return
-        if c != ",":
-            why = "the file ends inside \"messages\" (truncated export?)" if not c else \
-                "invalid JSON: expected ',' or ']' between messages"
-            raise ExportError(path, 1 + text.count("\n", 0, idx), why)
-        idx = _WS.match(text, idx + 1).end()
-
-
 def _is_avatars(path: Path, text: str) -> bool:
     return path.name.lower() == "avatars.json" and bool(_SNIFF_AVATARS.match(text))
 
 
 def _parse_single(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
-    if not text.startswith("{", _WS.match(text).end()):
+    if not text.startswith("{", skip_ws(text, 0)):
         raise ExportError(path, 1, "not a JSON object: not a QQ Chat Exporter export")
     info_match = _CHAT_INFO.search(text)
     if info_match is None:
         if _is_avatars(path, text):
             return  # companion of a chunked export
-        _value_at(text, _WS.match(text).end(), path)  # report a syntax error with its line if there is one
+        value_at(text, skip_ws(text, 0), path)  # report a syntax error with its line if there is one
         raise ExportError(path, None, 'no "chatInfo": not a QQ Chat Exporter export')
-    info, info_end = _value_at(text, info_match.end(), path)
+    info, info_end = value_at(text, info_match.end(), path)
     chat = _chat(info, path)
     msgs = _MESSAGES.search(text, info_end) or _MESSAGES.search(text)
     if msgs is None:
@@ -272,7 +298,7 @@ def _parse_single(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> I
             return  # chunked manifest: its chunks/*.jsonl files hold the messages
         raise ExportError(path, None, 'no "messages" array: not a QQ Chat Exporter export')
     prefix = f"{path}:"
-    for line, obj in _array_items(text, msgs.end(), path):
+    for line, obj in array_items(text, msgs.end(), path):
         m = _message(obj, chat, path, prefix, line, log, me)
         if m is not None:
             yield m
@@ -294,17 +320,10 @@ def _parse_chunk(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> It
     try:
         meta = json.loads(mtext)
     except json.JSONDecodeError as e:
-        raise _bad_json(manifest, e) from None
+        raise bad_json(manifest, e) from None
     chat = _chat(meta.get("chatInfo") if isinstance(meta, dict) else None, manifest)
     prefix = f"{path}:"
-    for i, raw in enumerate(text.split("\n"), 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError:
-            log.skip(path, i, "qqnt: invalid JSON line")
-            continue
+    for i, obj in json_lines(path, text, log, "qqnt: invalid JSON line"):
         m = _message(obj, chat, path, prefix, i, log, me)
         if m is not None:
             yield m

@@ -18,9 +18,11 @@ _LENIENT_TIME = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T]+(\d{1,2}):(
 
 
 def parse_time(value: str) -> datetime | None:
-    """``YYYY-MM-DD HH:MM:SS`` fast; also Excel re-saves like ``2024/10/4 11:42`` (seconds lost)."""
+    """``YYYY-MM-DD HH:MM:SS`` fast; also Excel re-saves like ``2024/10/4 11:42`` (seconds lost). A time with a zone
+    (``…Z``, ``…+08:00``) becomes the local time of this machine, like every other absolute time we read."""
     try:
-        return datetime.fromisoformat(value)
+        t = datetime.fromisoformat(value)
+        return t.astimezone().replace(tzinfo=None) if t.tzinfo else t
     except ValueError:
         pass
     m = _LENIENT_TIME.fullmatch(value.strip())
@@ -199,3 +201,113 @@ def convert(type_: int, sub: int, content: str, appmsg_xml: str = "") -> tuple[K
             return Kind.RECALL, clean_markup(xml_tag(content, "replacemsg")) or "[撤回消息]", None
         return Kind.SYSTEM, "[系统消息]", None
     return Kind.OTHER, "[未知消息]", None
+
+
+# --- WeChat 4.x: packed type codes and content the exporters render themselves -------------------------------
+def split_local_type(code: int) -> tuple[int, int]:
+    """(type, appmsg subtype) of a WeChat 4.x ``local_type``."""
+    return code & 0xFFFFFFFF, code >> 32
+
+
+def code_kind(type_: int, sub: int = 0) -> tuple[Kind, str] | None:
+    """(kind, placeholder) of a type code whose content an exporter has already rendered; None for an app message
+    (49) whose subtype the code does not carry. Quote replies (49/57) are text."""
+    if type_ == 1:
+        return Kind.TEXT, ""
+    simple = _SIMPLE.get(type_)
+    if simple:
+        return simple
+    if type_ == 49:
+        if sub == 57:
+            return Kind.TEXT, ""
+        return _APP.get(sub, (Kind.OTHER, "[应用消息]")) if sub else None
+    if type_ == 48:
+        return Kind.LOCATION, "[位置]"
+    if type_ in (42, 66):
+        return Kind.CARD, "[名片]"
+    if type_ in (10000, 10002):
+        return Kind.SYSTEM, "[系统消息]"
+    return Kind.OTHER, "[未知消息]"
+
+
+# The type-name column of WeFlow, CipherTalk (first block) and EchoTrace (second block). 其他消息 (red packets, pats,
+# anything else) says nothing: the content decides.
+TYPE_NAMES: dict[str, Kind] = {
+    "文本消息": Kind.TEXT, "引用消息": Kind.TEXT, "图片消息": Kind.IMAGE, "语音消息": Kind.VOICE,
+    "视频消息": Kind.VIDEO, "动画表情": Kind.STICKER, "位置消息": Kind.LOCATION, "名片消息": Kind.CARD,
+    "通话消息": Kind.CALL, "系统消息": Kind.SYSTEM, "链接消息": Kind.LINK, "文件消息": Kind.FILE,
+    "聊天记录": Kind.FORWARD, "转账消息": Kind.MONEY, "音乐消息": Kind.LINK, "群公告": Kind.OTHER,
+    "小程序消息": Kind.LINK,
+    "卡片式链接": Kind.LINK, "图文消息": Kind.LINK, "小程序分享": Kind.LINK, "音乐卡片": Kind.LINK,
+    "红包卡片": Kind.MONEY, "聊天记录合并转发": Kind.FORWARD, "拍一拍消息": Kind.SYSTEM, "转账卡片": Kind.MONEY,
+    "视频号直播卡片": Kind.LINK,
+}
+
+# Rendered placeholders that open a message's content, for rows whose type does not say what they are (WeClone CSV
+# writes "text" for all of these; ChatLab type 7 and 99 hide several). Longer prefixes first.
+_RENDERED_PREFIXES: tuple[tuple[str, Kind], ...] = (
+    ("[转发的聊天记录]", Kind.FORWARD), ("[聊天记录]", Kind.FORWARD), ("[转账收款]", Kind.MONEY),
+    ("[转账]", Kind.MONEY), ("转账[", Kind.MONEY), ("[红包]", Kind.MONEY), ("[链接]", Kind.LINK), ("[图文]", Kind.LINK),
+    ("[小程序]", Kind.LINK), ("[音乐]", Kind.LINK), ("[视频号", Kind.LINK), ("[文件]", Kind.FILE),
+    ("[语音通话]", Kind.CALL), ("[视频通话]", Kind.CALL), ("[通话消息]", Kind.CALL), ("[通话]", Kind.CALL),
+    ("[位置]", Kind.LOCATION), ("[名片]", Kind.CARD), ("[群公告]", Kind.OTHER), ("[接龙]", Kind.OTHER),
+    ("[表情包", Kind.STICKER), ("[动画表情]", Kind.STICKER), ("[图片]", Kind.IMAGE), ("[语音消息]", Kind.VOICE),
+    ("[语音 ", Kind.VOICE), ("[视频]", Kind.VIDEO), ("[视频 ", Kind.VIDEO), ("[拍一拍]", Kind.SYSTEM),
+)
+# A red packet's rendered content is its card title, by default this one.
+RED_PACKET_TITLE = "微信红包"
+# System lines as rendered text: recalls, invitations, claimed red packets, pats, new-friend and stranger notices.
+_NOTICE_TEXT = re.compile(
+    r'(?:你|"[^"\n]{1,40}" ?)(?:撤回了一条消息|邀请.{1,200}加入了群聊|拍了拍.{0,60})'
+    r"|你领取了.{1,40}的红包|.{1,40}领取了你的红包|.*与群里其他人都不是(?:微信)?朋友关系.*"
+    r"|你已添加了.{1,40}，现在可以开始聊天了。?|以上是打招呼的内容"
+    r'|"[^"\n]{1,40}"修改群名为.{1,60}|你修改群名为.{1,60}', re.S)
+
+
+def rendered_kind(text: str) -> Kind | None:
+    """The kind of a rendered content string that is not chat text; None when it reads as chat text."""
+    s = text.strip()
+    if s == RED_PACKET_TITLE:
+        return Kind.MONEY
+    if s[:1] in "[转":
+        for prefix, kind in _RENDERED_PREFIXES:
+            if s.startswith(prefix):
+                return kind
+    if _NOTICE_TEXT.fullmatch(s):
+        return notice_kind(s)
+    return None
+
+
+_QUOTE_OPEN = "[引用 "
+
+
+def split_quote_suffix(content: str, quoted_sender: str = "", quoted: str = "") -> tuple[str, str | None]:
+    """(reply, quoted text) of a quote reply rendered as ``reply[引用 sender：preview]`` (WeFlow since 2026-03).
+
+    The exporter's own ``quotedSender``/``quotedContent`` locate the suffix exactly; without them, the last
+    ``[引用 `` that runs to the closing ``]`` at the end is it. Content without the suffix is the reply itself."""
+    if not content.endswith("]"):
+        return content, None
+    if quoted:
+        labels = (f"{quoted_sender}：{quoted}", quoted) if quoted_sender else (quoted,)
+        for label in labels:
+            suffix = f"{_QUOTE_OPEN}{label}]"
+            if content.endswith(suffix):
+                return content[:-len(suffix)], quoted
+    i = content.rfind(_QUOTE_OPEN)
+    if i < 0:
+        return content, None
+    inner = content[i + len(_QUOTE_OPEN):-1]
+    if quoted_sender and inner.startswith(quoted_sender + "："):
+        inner = inner[len(quoted_sender) + 1:]
+    else:
+        _, sep, rest = inner.partition("：")
+        inner = rest if sep else inner
+    return content[:i], inner or None
+
+
+def strip_sender_prefix(raw: str, sender_id: str) -> str:
+    """A group message as stored: ``<sender wxid>:\\n<content>``. Only that exact prefix is removed, so a text that
+    itself starts with ``word:`` keeps it (the exporters' own ``^[A-Za-z0-9_-]+:`` strip eats it)."""
+    prefix = f"{sender_id}:\n"
+    return raw[len(prefix):] if sender_id and raw.startswith(prefix) else raw
