@@ -2,8 +2,8 @@
 
 Each set is JSONL: {"text": ..., "spans": [{"type": ..., "value": ...}, ...]}; a line with no spans is a hard
 negative (order numbers, dates, versions, service numbers, ...). Values are located in the text in order. The
-masker is scored as a black box from what `mask()` returns: the placeholders in its output are aligned back to the
-input, so what is measured is exactly what reaches the dataset.
+masker is scored on the ranges its `spans()` reports (the ones `mask()` replaces); a pii.py without `spans()` (an
+older version) is scored from what `mask()` returns, its placeholders aligned back to the input.
 
 - recall: a labelled span is found when the masked ranges of the right type cover all of it
   ("masked" ignores the type: the value is hidden, but under another placeholder);
@@ -101,11 +101,11 @@ def _covered(span: Span, ranges: list[Span]) -> bool:
     return not chars
 
 
-def score(rows: list[Row], mask: Callable[[str], str], placeholders: dict[str, str]) -> Score:
+def score(rows: list[Row], find: Callable[[str], list[Span]]) -> Score:
     sc = Score()
     for row in rows:
-        out = mask(row.text)
-        pred = masked_ranges(row.text, out, placeholders)
+        pred = find(row.text)
+        out = _masked_text(row.text, pred)
         if not row.gold:
             sc.negatives += 1
             if pred:
@@ -149,15 +149,29 @@ def report(name: str, sc: Score, listing: bool) -> str:
     return "\n".join(lines)
 
 
-def load_masker(path: Path | None) -> tuple[Callable[[str], str], dict[str, str]]:
-    """``mask`` of data_prep.pii, or of another copy of that module (to score an older version)."""
+def _masked_text(text: str, ranges: list[Span]) -> str:
+    out, at = [], 0
+    for start, end, kind in ranges:
+        out += (text[at:start], f"<{kind}>")
+        at = end
+    return "".join(out) + text[at:]
+
+
+def load_finder(path: Path | None) -> tuple[Callable[[str], list[Span]], Callable[[str], str]]:
+    """(text -> masked ranges, text -> masked text) of data_prep.pii, or of another copy of it (an older version)."""
     if path is None:
         from data_prep import pii as module
     else:
         spec = importlib.util.spec_from_file_location("pii_under_test", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    return (lambda text: module.mask(text, Counter())), module.PLACEHOLDER
+
+    def mask(text: str) -> str:
+        return module.mask(text, Counter())
+
+    if hasattr(module, "spans"):
+        return module.spans, mask
+    return (lambda text: masked_ranges(text, mask(text), module.PLACEHOLDER)), mask
 
 
 def speed(mask: Callable[[str], str], rows: list[Row], seconds: float = 2.0) -> tuple[float, float]:
@@ -182,10 +196,10 @@ def main() -> int:
     ap.add_argument("--list", action="store_true", help="list every miss and false positive")
     ap.add_argument("--speed", action="store_true", help="also measure masking throughput")
     args = ap.parse_args()
-    mask, placeholders = load_masker(args.pii)
+    find, mask = load_finder(args.pii)
     for path in args.sets or sorted(SETS.glob("*.jsonl")):
         rows = load([path])
-        print(report(path.name, score(rows, mask, placeholders), args.list))
+        print(report(path.name, score(rows, find), args.list))
         if args.speed:
             labelled, plain = speed(mask, rows)
             print(f"speed: {labelled:,.0f} labelled lines/s, {plain:,.0f} plain chat lines/s")
