@@ -29,6 +29,15 @@ class Skip:
 
 
 @dataclass
+class Decoding:
+    """How one file's bytes became text: the encoding, and the characters that could not be decoded."""
+
+    encoding: str
+    replaced: int = 0               # undecodable bytes / lone surrogates, each now U+FFFD
+    first_line: int | None = None   # line of the first of them
+
+
+@dataclass
 class ParseLog:
     """What parsers did not turn into messages. Nothing is dropped without a line here."""
 
@@ -37,6 +46,7 @@ class ParseLog:
     files: dict[str, str] = field(default_factory=dict)  # path -> format name
     keep_examples: int = 20  # per reason; counts are always complete
     counts: Counter = field(default_factory=Counter)
+    decodings: dict[str, Decoding] = field(default_factory=dict)  # path -> how its text was decoded
 
     def skip(self, path: Path | str, line: int | None, reason: str) -> None:
         self.counts[reason] += 1
@@ -46,37 +56,141 @@ class ParseLog:
     def error(self, err: ExportError) -> None:
         self.errors.append(err)
 
+    def decoded(self, path: Path | str, decoding: Decoding) -> None:
+        self.decodings[str(path)] = decoding
 
-def decode(data: bytes, path: Path | str = "<bytes>") -> tuple[str, str]:
-    """Decode export bytes: BOMs first, then strict UTF-8, then GB18030 (a superset of GBK/GB2312).
+    def replaced(self, path: Path | str, line: int | None, n: int = 1) -> None:
+        """Count characters replaced after decoding (lone surrogates from JSON escapes)."""
+        d = self.decodings.setdefault(str(path), Decoding("utf-8"))
+        d.replaced += n
+        if line is not None and (d.first_line is None or line < d.first_line):
+            d.first_line = line
+
+    def replaced_chars(self) -> dict[str, Decoding]:
+        return {p: d for p, d in self.decodings.items() if d.replaced}
+
+    def guessed_encodings(self) -> dict[str, str]:
+        """Files decoded as something other than UTF-8/UTF-16: a guess the report must show."""
+        return {p: d.encoding for p, d in self.decodings.items() if not d.encoding.startswith(("utf-8", "utf-16"))}
+
+
+# --- decoding ----------------------------------------------------------------------------------------------------
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16-be"))
+_SAMPLE = 1 << 16  # bytes looked at to choose an encoding
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+_bad_offsets: list[int] = []  # filled by _note_bad during one decode; parsers run one file at a time
+
+
+def _note_bad(err: UnicodeError) -> tuple[str, int]:
+    _bad_offsets.append(err.start)  # type: ignore[attr-defined]
+    return "\ufffd", err.end  # type: ignore[attr-defined]
+
+
+codecs.register_error("chatclone-count", _note_bad)
+
+
+def _lenient(data: bytes, codec: str) -> tuple[str, list[int]]:
+    """``data`` decoded with each undecodable sequence as U+FFFD, and the byte offsets of those sequences."""
+    _bad_offsets.clear()
+    try:
+        return data.decode(codec, errors="chatclone-count"), list(_bad_offsets)
+    finally:
+        _bad_offsets.clear()
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when NUL bytes sit on one side of the byte pairs, as ASCII, digits and newlines do
+    in UTF-16; a CJK first character (no NUL) does not matter. Stray NULs in 8-bit text fall on both sides."""
+    sample = data[:_SAMPLE]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    need = max(2, pairs // 64)
+    if odd >= need and even * 4 <= odd:
+        return "utf-16-le"
+    if even >= need and odd * 4 <= even:
+        return "utf-16-be"
+    return None
+
+
+def _prefer_gb18030(data: bytes, first_bad: int) -> bool:
+    """Whether bytes that are not UTF-8 from ``first_bad`` on are GB18030 (GBK/GB2312) text.
+
+    Judged on a window: GB18030 only when invalid UTF-8 sequences outnumber valid multi-byte ones (before and after
+    the first bad byte), there are at least two of them, and GB18030 decodes the window with far fewer errors.
+    One stray byte in a UTF-8 file therefore stays one replaced character instead of re-decoding the whole file.
+    """
+    window = data[first_bad:first_bad + _SAMPLE]
+    utf8, utf8_bad = _lenient(window, "utf-8")
+    _, gb_bad = _lenient(window, "gb18030")
+    before = data[max(0, first_bad - _SAMPLE):first_bad].decode("utf-8", errors="ignore")
+    good = len(_NON_ASCII.findall(before)) + len(_NON_ASCII.findall(utf8)) - len(utf8_bad)
+    return len(utf8_bad) >= 2 and len(utf8_bad) > good and len(gb_bad) * 4 < len(utf8_bad)
+
+
+def decode(data: bytes, path: Path | str = "<bytes>") -> tuple[str, Decoding]:
+    """Export bytes as text: a BOM first, then BOM-less UTF-16, then UTF-8, then GB18030 (a superset of GBK/GB2312).
 
     UTF-8 is tried before any guessing because WeChat exports that users call "garbled" are usually valid UTF-8.
+    Nothing is rejected for a few bad bytes: each undecodable sequence becomes U+FFFD and is counted, with the line
+    of the first, so the caller can report it.
     """
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
-        return data.decode("utf-16"), "utf-16"
-    if len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
-        return data.decode("utf-16-le"), "utf-16-le"  # BOM-less UTF-16 from some Windows tools
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as utf8_err:
+    codec = name = None
+    body = data
+    for bom, label, c in _BOMS:
+        if data.startswith(bom):
+            codec, name, body = c, label, data[len(bom):]
+            break
+    if codec is None:
+        codec = name = _utf16_without_bom(data)
+    if codec is None:
         try:
-            return data.decode("gb18030"), "gb18030"
-        except UnicodeDecodeError:
-            line = data[: utf8_err.start].count(b"\n") + 1
-            raise ExportError(path, line, "not valid UTF-8, UTF-16 or GB18030 text; re-export as UTF-8") from None
+            return data.decode("utf-8"), Decoding("utf-8")
+        except UnicodeDecodeError as e:
+            codec = name = "gb18030" if _prefer_gb18030(data, e.start) else "utf-8"
+    text, bad = _lenient(body, codec)
+    if not bad:
+        return text, Decoding(name)
+    before, _ = _lenient(body[:bad[0]], codec)
+    return text, Decoding(name, len(bad), _line_count(before))
 
 
-def read_text(path: Path) -> str:
-    """The whole file as text with invisible marks removed and line ends normalised to \\n."""
+def _line_count(text: str) -> int:
+    """The line the end of ``text`` is on, counting \\r\\n, \\n and lone \\r as read_text does."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n") + 1
+
+
+_unreported: dict[str, Decoding] = {}  # decodings of read_text calls that were given no log; read_all collects them
+
+
+def take_unreported() -> dict[str, Decoding]:
+    """Decodings made without a log since the last call (read_all moves them into its log after each file)."""
+    out = dict(_unreported)
+    _unreported.clear()
+    return out
+
+
+def read_text(path: Path, log: ParseLog | None = None) -> str:
+    """The whole file as text with invisible marks removed and line ends normalised to \\n.
+
+    How it was decoded (encoding, replaced characters) goes to ``log``; without one, read_all collects it.
+    """
     try:
         data = path.read_bytes()
     except OSError as e:
         raise ExportError(path, None, f"cannot read: {e.strerror}") from None
     if not data.strip():
         raise ExportError(path, None, "file is empty")
-    text, _ = decode(data, path)
+    text, decoding = decode(data, path)
+    if log is not None:
+        log.decoded(path, decoding)
+    else:
+        _unreported[str(path)] = decoding
+    if not text.strip("\x00 \t\r\n\ufeff"):
+        raise ExportError(path, None, "file is empty")
     return normalise(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
@@ -93,21 +207,13 @@ def normalise(text: str) -> str:
 
 
 def head(path: Path, size: int = 8192) -> str:
-    """The start of a file, decoded leniently, for format sniffing."""
+    """The start of a file, decoded as read_text would decode the whole file, for format sniffing."""
     try:
         with open(path, "rb") as f:
             data = f.read(size)
     except OSError:
         return ""
-    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
-        if data.startswith(bom):
-            return data[len(bom):].decode(enc, errors="ignore")
-    if len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
-        return data.decode("utf-16-le", errors="ignore")
-    text = data.decode("utf-8", errors="replace")
-    if text.count("\ufffd") <= 1:  # one for a character cut at the read boundary
-        return normalise(text)
-    return normalise(data.decode("gb18030", errors="ignore"))
+    return normalise(decode(data, path)[0])
 
 
 def first_line(text: str) -> str:
