@@ -80,12 +80,16 @@ def chat(cfg, script: list[str] | None, compare_base: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.private import check_outputs, owner_only
+
+    owner_only()
     args = _parser().parse_args(argv)
     from core.config import ConfigError, load
 
     _logging(logging.DEBUG if args.verbose else logging.WARNING if args.cmd == "chat" else logging.INFO)
     try:
         cfg = load(getattr(args, "chat_config", None) or args.config)
+        check_outputs(cfg, "bot.data_dir")
         if args.cmd == "chat":
             if args.compare_base and not args.say:
                 raise ConfigError("--compare-base needs the messages to compare on: add --say TEXT")

@@ -10,6 +10,9 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.private import check_outputs, owner_only
+
+    owner_only()
     ap = argparse.ArgumentParser(prog="python -m data_prep", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="exports → train.jsonl, dev.jsonl, report.md (what `make dataset` runs)")
@@ -26,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.cmd == "build":
-            return _build(load(args.config), args.quiet)
+            cfg = load(args.config)
+            check_outputs(cfg, "dataset.out_dir")
+            return _build(cfg, args.quiet)
         me = list(args.me) + (load(args.config).persona.names if args.config else [])
         return _inspect(args.paths, frozenset(me), args.format)
     except ConfigError as e:

@@ -1,8 +1,14 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from core.config import ConfigError, load
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "persona" / "telegram"
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -72,3 +78,179 @@ def test_readme_config_reference_matches_schema():
 
     assert readme_block(README.read_text(encoding="utf-8")) == table(), \
         "README config reference is stale: run python -m core.config_reference --write"
+
+
+# ---- a corpus of malformed configs: each is one line naming the key (or the file), never a traceback ----------
+
+BIG = "100000000000000000000"  # 1e20 as a TOML integer: larger than any time span or size the code can hold
+
+# (dotted key, TOML value): one bad value each, written as `[section]\nleaf = value`
+BAD_VALUES = [
+    ("train.seed", "-1"), ("train.seed", "4294967296"), ("train.seed", "1.5"),
+    ("bot.expire_every_s", "1e308"), ("bot.expire_every_s", "0"), ("bot.expire_every_s", "nan"),
+    ("train.lora_r", "100000"), ("train.lora_r", "0"), ("train.lora_r", "16.5"), ("train.lora_alpha", BIG),
+    ("bot.debounce_s", "inf"), ("bot.debounce_s", "nan"), ("bot.debounce_s", "61"), ("bot.debounce_s", "-1"),
+    ("bot.debounce_s", '"4s"'), ("bot.message_pause_s", "inf"), ("bot.rate_window_s", "inf"),
+    ("bot.rate_limit", "0"), ("bot.takeover_s", "1e308"), ("bot.takeover_s", "-inf"), ("bot.session_gap_s", "0"),
+    ("bot.session_gap_s", BIG), ("train.learning_rate", "nan"), ("train.learning_rate", "5.0"),
+    ("train.epochs", "inf"), ("train.epochs", "0"), ("train.batch_size", "1000000000"), ("train.batch_size", "true"),
+    ("train.grad_accum", "0"), ("train.cutoff_len", "8"), ("train.cutoff_len", "100000000"),
+    ("train.lora_dropout", "1.0"), ("train.warmup_ratio", "nan"), ("train.max_steps", "-5"),
+    ("train.target_modules", "[]"), ("train.target_modules", '"all"'), ("train.method", '"dora"'),
+    ("eval.temperature", "inf"), ("eval.top_p", "0"), ("eval.repetition_penalty", "inf"),
+    ("eval.max_new_tokens", "1000000000"), ("eval.batch_size", "0"), ("dataset.dev_fraction", "nan"),
+    ("dataset.dev_fraction", "1.0"), ("dataset.burst_gap_s", "0"), ("dataset.session_gap_s", BIG),
+    ("dataset.max_turns", "1"), ("dataset.max_message_chars", "0"), ("dataset.groups", '"yes"'),
+    ("dataset.inputs", "5"), ("dataset.out_dir", '"data\\u0000set"'), ("dataset.format", '"wechat"'),
+    ("persona.names", '"me"'), ("model.base", '""'), ("model.dtype", '"fp8"'),
+    ("bot.engine.timeout_s", "inf"), ("bot.engine.batch_wait_ms", "1000000000000"), ("bot.engine.max_batch", "0"),
+    ("bot.engine.temperature", "-0.5"), ("bot.engine.top_p", "1.5"), ("bot.engine.backend", '"vllm"'),
+    ("bot.engine.adapter", "5"), ("bot.telegram.poll_timeout_s", "-1"), ("bot.telegram.poll_timeout_s", BIG),
+    ("bot.allow", '["alice"]'), ("bot.owner", '["telegram: 1"]'), ("bot.groups", '"some"'),
+]
+
+# (id, file content, what the error must name besides the file)
+BAD_FILES = [
+    ("unknown-key", "[dataset]\nsesion_gap_s = 10\n", "dataset.sesion_gap_s"),
+    ("unknown-section", "[bots]\nallow = []\n", "bots"),
+    ("token-in-file", '[bot.telegram]\ntoken = "123:abc"\n', "bot.telegram.token"),
+    ("section-as-value", "dataset = 5\n", "dataset"),
+    ("value-as-section", "[dataset.groups]\nx = 1\n", "dataset.groups"),
+    ("gap-order", "[dataset]\nburst_gap_s = 100\nsession_gap_s = 50\n", "dataset.burst_gap_s"),
+    ("toml-unterminated-table", "[dataset\n", "invalid TOML"),
+    ("toml-missing-value", "[dataset]\ngroups = \n", "invalid TOML"),
+    ("toml-duplicate-key", "[train]\nseed = 1\nseed = 2\n", "invalid TOML"),
+    ("toml-duplicate-table", "[train]\n[train]\n", "invalid TOML"),
+    ("toml-bare-word", "[dataset]\ngroups = yes\n", "invalid TOML"),
+    ("toml-too-deep", "x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+]
+
+# (id, bytes, what the error must say)
+BAD_ENCODINGS = [
+    ("gbk", '[persona]\nsystem_prompt = "你是林小夏"\n'.encode("gbk"), "GB"),
+    ("utf-16-no-bom", '[persona]\nnames = ["me"]\n'.encode("utf-16-le"), "UTF-16"),
+    ("cp1252", '[persona]\nnames = ["café"]\n'.encode("cp1252"), "UTF-8"),
+    ("binary", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "UTF-8"),
+    ("utf-8-bom-broken", b"\xef\xbb\xbf[persona]\nnames = ['\xff']\n", "UTF-8"),
+]
+
+
+def _one_line(message: str, path: Path, *must: str) -> None:
+    assert "\n" not in message, f"more than one line: {message!r}"
+    assert "Traceback" not in message
+    assert message.startswith(str(path)), message
+    for m in must:
+        assert m in message, f"{m!r} not named in {message!r}"
+
+
+def toml(settings: dict[str, str]) -> str:
+    """A config file from dotted keys and TOML values."""
+    sections: dict[str, list[str]] = {}
+    for key, value in settings.items():
+        section, _, leaf = key.rpartition(".")
+        sections.setdefault(section, []).append(f"{leaf} = {value}\n")
+    return "".join(f"[{section}]\n" + "".join(lines) for section, lines in sections.items())
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_VALUES, ids=[f"{k}={v}" for k, v in BAD_VALUES])
+def test_malformed_value_is_one_line_naming_the_key(tmp_path, key, value):
+    path = write(tmp_path, toml({key: value}))
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    _one_line(str(e.value), path, f": {key}")
+
+
+@pytest.mark.parametrize(("text", "named"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES])
+def test_malformed_file_is_one_line_naming_the_key(tmp_path, text, named):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    _one_line(str(e.value), path, named)
+
+
+@pytest.mark.parametrize(("data", "said"), [c[1:] for c in BAD_ENCODINGS], ids=[c[0] for c in BAD_ENCODINGS])
+def test_wrong_encoding_names_it_and_asks_for_utf8(tmp_path, data, said):
+    path = tmp_path / "config.toml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    _one_line(str(e.value), path, said, "UTF-8")
+
+
+@pytest.mark.parametrize("codec", ["utf-8-sig", "utf-16", "utf-16-be", "utf-32"])
+def test_files_with_a_byte_order_mark_are_read(tmp_path, codec):
+    text = '[persona]\nnames = ["林小夏"]\n'
+    data = text.encode(codec)
+    if codec == "utf-16-be":
+        data = b"\xfe\xff" + data  # Python's utf-16-be writes no BOM; editors that save "UTF-16 BE" do
+    path = tmp_path / "config.toml"
+    path.write_bytes(data)
+    assert load(path).persona.names == ["林小夏"]
+
+
+def test_bounds_accept_their_limits(tmp_path):
+    cfg = load(write(tmp_path, "[bot]\ndebounce_s = 60\nexpire_every_s = 3600\n[train]\nseed = 4294967295\n"
+                               "lora_r = 1024\n"))
+    assert (cfg.bot.debounce_s, cfg.bot.expire_every_s, cfg.train.seed, cfg.train.lora_r) == (60, 3600, 2**32 - 1,
+                                                                                              1024)
+
+
+def test_several_problems_one_line_each(tmp_path):
+    path = write(tmp_path, "[train]\nseed = -1\nlora_r = 0\n[bot]\ndebounce_s = inf\n")
+    with pytest.raises(ConfigError) as e:
+        load(path)
+    assert sorted(ln.split(": ")[1] for ln in str(e.value).splitlines()) == ["bot.debounce_s", "train.lora_r",
+                                                                          "train.seed"]
+
+
+def test_folder_as_config(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load(tmp_path)
+    _one_line(str(e.value), tmp_path, "folder")
+
+
+# ---- the same through the real command lines -------------------------------------------------------------------
+
+def _cli(tmp_path: Path, *argv: str) -> str:
+    """Run an entry point; its stderr, which must be one `error:` line and exit status 2."""
+    proc = subprocess.run([sys.executable, "-m", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def _config(tmp_path: Path, settings: dict[str, str] | None = None) -> Path:
+    """A config for the bundled sample, plus ``settings``."""
+    base = {"persona.names": '["林小夏"]', "dataset.inputs": f'["{SAMPLE}"]'}
+    return write(tmp_path, toml(base | (settings or {})))
+
+
+def test_cli_gbk_config(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes('[persona]\nnames = ["林小夏"]\n'.encode("gbk"))
+    line = _cli(tmp_path, "data_prep", "build", "--config", str(path))
+    assert str(path) in line and "GB" in line and "UTF-8" in line
+
+
+@pytest.mark.parametrize("entry", [["data_prep", "build"], ["training", "train"], ["bot"]])
+def test_cli_config_is_a_folder(tmp_path, entry):
+    assert f"{tmp_path}: is a folder" in _cli(tmp_path, *entry, "--config", str(tmp_path))
+
+
+def test_cli_bad_value(tmp_path):
+    path = _config(tmp_path, {"train.seed": "-1"})
+    assert f"{path}: train.seed:" in _cli(tmp_path, "data_prep", "build", "--config", str(path))
+
+
+@pytest.mark.parametrize(("entry", "key"), [(["data_prep", "build"], "dataset.out_dir"),
+                                            (["training", "train"], "train.output_dir"), (["bot"], "bot.data_dir")])
+@pytest.mark.parametrize("blocker", ["is-a-file", "under-a-file"])
+def test_cli_unwritable_output_folder(tmp_path, entry, key, blocker):
+    """An output folder that cannot be created or written is an error at the start of the stage."""
+    (tmp_path / "a-file").write_text("x")
+    target = tmp_path / "a-file" if blocker == "is-a-file" else tmp_path / "a-file" / "out"
+    path = _config(tmp_path, {key: f'"{target}"'})
+    line = _cli(tmp_path, *entry, "--config", str(path))
+    assert f"{path}: {key}:" in line and str(target) in line

@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.private import check_outputs, owner_only
+
+    owner_only()
     args = _parser().parse_args(argv)
     from core.config import ConfigError, load
     from core.quiet import quiet_libraries
@@ -33,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg = load(args.config)
+        # every command may first build what it needs (prerequisites): the dataset, the tiny base, the clone
+        tiny_base = ["model.cache_dir"] if cfg.model.base == "tiny" else []
+        check_outputs(cfg, "dataset.out_dir", "train.output_dir", *tiny_base)
         from .prerequisites import ensure_adapter, ensure_dataset
 
         if args.cmd == "train":
