@@ -164,6 +164,7 @@ def load_finder(path: Path | None) -> tuple[Callable[[str], list[Span]], Callabl
     else:
         spec = importlib.util.spec_from_file_location("pii_under_test", path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
 
     def mask(text: str) -> str:
