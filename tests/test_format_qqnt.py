@@ -11,6 +11,8 @@ from data_prep.formats import detect, qqnt
 from data_prep.records import Kind
 from data_prep.sources import ExportError, ParseLog
 
+from helpers import lines
+
 FIX = Path(__file__).parent / "fixtures" / "qqnt"
 T0 = 1700000000000  # fixture message i has timestamp T0 + i minutes (ms, absolute)
 
@@ -156,3 +158,60 @@ def test_sniff_rejects_other_json(tmp_path: Path) -> None:
     assert not qqnt.FORMAT.sniff(f, f.read_text())
     f.write_text('{"chat": "x", "sender": "a", "time": "2024-01-01 00:00:00", "text": "hi"}\n', encoding="utf-8")
     assert not qqnt.FORMAT.sniff(f, f.read_text())
+
+
+# --- V5 (TypeScript exporter): the first element is the whole rendered line -----------------------------------
+V5 = FIX / "v5" / "friend_u_Tr4Yw8Ep2Lk6Nz0Qa5Sx9Dc1_20251229_192500.json"
+V5_GROUP = FIX / "v5" / "group_765432109_20251101_100200.json"
+
+
+@pytest.mark.parametrize("path", [V5, V5_GROUP, FIX / "v5_chunked/manifest.json",
+                                  FIX / "v5_chunked/chunks/c000001.jsonl"])
+def test_v5_detected(path: Path) -> None:
+    assert detect(path).name == "qqnt"
+
+
+def test_v5_renders_the_line_only() -> None:
+    msgs, log = parse("v5/" + V5.name)
+    assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("木槿", "木槿", False)}
+    rows = [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    assert rows == [
+        ("小周", True, Kind.TEXT, "周六去图书馆", None),  # selfUid (5.x after 2025-12-26)
+        ("木槿", False, Kind.TEXT, "好的", "周六去图书馆"),  # "[回复 u_…: …]\n" prefix removed
+        ("木槿", False, Kind.IMAGE, "[图片]", None),  # a picture alone is not text
+        ("木槿", False, Kind.TEXT, "看这个[图片]", None),  # words beside a picture are; no file name
+        ("小周", True, Kind.STICKER, "[狗头]", None),
+        ("小周", True, Kind.TEXT, "哈哈[/微笑]", None),  # the face is in the line once, not twice
+        ("木槿", False, Kind.VOICE, "[语音 3秒]", None),
+        ("木槿", False, Kind.FILE, "[文件]", None),
+        ("木槿", False, Kind.FORWARD, "[合并转发: 2条]", None),
+        ("木槿", False, Kind.RECALL, "[1]", None),  # gray tip 1: a recall
+        ("木槿", False, Kind.SYSTEM, "[4]", None),  # other gray tips
+        ("木槿", False, Kind.LINK, "[卡片消息: 图书馆开放时间]", None),  # type_7 ark card, text element only
+        ("小周", True, Kind.TEXT, "@木槿 明天见", None),
+        ("木槿", False, Kind.VIDEO, "[视频]", None),
+        ("小周", True, Kind.RECALL, "说错了", None),  # recalled later
+        ("小周", True, Kind.TEXT, "好，明天见", None),
+    ]
+    assert msgs[0].time == datetime.fromtimestamp(1767006840)  # timestamp (ms) wins over the local "time"
+    assert lines(msgs)[:2] == [6, 7]
+    assert skips(log) == [(14, "qqnt: forwarded-history item")] * 2  # OneBot messages inside the forward
+
+
+def test_v5_before_self_uid_uses_me() -> None:
+    msgs, _ = parse("v5/" + V5_GROUP.name)
+    assert not any(m.is_me for m in msgs)
+    for me in ("小周", "2809317745", "u_Hb7Vn3Mj1Kf5Gd9Sq2Wx6Er8"):
+        msgs, _ = parse("v5/" + V5_GROUP.name, frozenset({me}))
+        assert [(m.sender, m.is_me) for m in msgs] == [("木槿", False), ("小周", True), ("阿凯", False)], me
+    assert {(m.chat_name, m.is_group) for m in msgs} == {("宿舍群", True)}
+
+
+def test_v5_chunked() -> None:
+    msgs, log = parse("v5_chunked/chunks/c000001.jsonl", frozenset({"2809317745"}))
+    assert [(m.sender, m.is_me, m.kind, m.text, m.quote, m.is_group) for m in msgs] == [
+        ("木槿", False, Kind.TEXT, "今天谁值日", None, True),
+        ("小周", True, Kind.TEXT, "我来", "今天谁值日", True),
+        ("木槿", False, Kind.IMAGE, "[图片]", None, True),
+    ]
+    assert parse("v5_chunked/manifest.json") == ([], ParseLog())

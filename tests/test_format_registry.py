@@ -8,8 +8,10 @@ import pytest
 
 import data_prep.formats as formats
 from data_prep.formats import FormatTableError, all_formats, by_name
+from data_prep.sources import head
 
 FORMATS_DIR = Path(formats.__file__).parent
+TESTS = Path(__file__).parent
 
 
 def test_table_lists_every_format_in_order() -> None:
@@ -43,3 +45,18 @@ def test_no_format_imports_another_format() -> None:
             if isinstance(node, ast.ImportFrom) and node.level == 1:
                 imported = {node.module} if node.module else {a.name for a in node.names}
                 assert not (imported & names), f"{mod} imports {imported & names}"
+
+
+def test_every_overlap_seen_in_the_fixtures_is_in_the_table() -> None:
+    """Where two sniffers accept one file, the table must say which wins and why."""
+    files = [p for p in (TESTS / "fixtures").rglob("*") if p.is_file()]
+    real = TESTS.parent.parent / "shared" / "samples" / "real"
+    files += [p for p in real.rglob("*") if p.is_file()] if real.is_dir() else []
+    declared = {(w, loser) for w, loser, _ in formats.OVERLAPS}
+    seen: set[tuple[str, str]] = set()
+    for p in files:
+        start = head(p)
+        yes = [f.name for f in all_formats() if start.strip() and f.sniff(p, start)]
+        seen |= {(a, b) for i, a in enumerate(yes) for b in yes[i + 1:]}
+    assert seen <= declared, seen - declared
+    assert {("weflow", "echotrace"), ("ciphertalk", "echotrace"), ("qq", "liuhen")} <= seen

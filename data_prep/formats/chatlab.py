@@ -26,10 +26,10 @@ from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, read_text
 from . import SimpleFormat
 from .jsonstream import array_items, find_key, json_lines, key_value, skip_ws, value_at
-from .wechat import notice_kind, rendered_kind, split_quote_suffix
+from .wechat import NOTICE_SENDER, notice_kind, rendered_kind, split_quote_suffix
 
 _JSON_MARK = re.compile(r'"chatlab"\s*:\s*\{')
-_JSONL_HEADER = re.compile(r'\{\s*"_type"\s*:\s*"header"')
+_JSONL_RECORD = re.compile(r'\{\s*"_type"\s*:')  # JSONL records start with their type
 
 # ChatLab type code -> kind and the placeholder for a null content.
 _TYPES: dict[int, tuple[Kind, str]] = {
@@ -140,7 +140,7 @@ def _message(obj: Any, chat: _Chat, path: Path, line: int, log: ParseLog, me: fr
         chat.texts[msg_id] = text[:_QUOTABLE]
     sender_id = _str(obj.get("sender"))
     if kind is Kind.SYSTEM or kind is Kind.RECALL:
-        return Message(chat.chat_id, chat.name, chat.is_group, "", False, when, kind, text, None, None,
+        return Message(chat.chat_id, chat.name, chat.is_group, NOTICE_SENDER, False, when, kind, text, None, None,
                        f"{path}:{line}")
     shown = _str(obj.get("groupNickname")) or _str(obj.get("accountName"))
     if chat.owner:
@@ -193,7 +193,7 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     text = read_text(path)
     first = next((ln.strip() for ln in text[:65536].split("\n") if ln.strip() and not ln.lstrip().startswith("#")),
                  "")
-    if _JSONL_HEADER.match(first):
+    if _JSONL_RECORD.match(first):
         yield from _parse_jsonl(path, text, log, me)
     elif first.startswith("{"):
         yield from _parse_json(path, text, log, me)

@@ -26,12 +26,12 @@ from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, first_line, read_text
 from . import SimpleFormat
 from .jsonstream import array_items, skip_ws
-from .wechat import code_kind, is_group_id, looks_like_xml, notice_kind, parse_time
+from .wechat import NOTICE_SENDER, code_kind, is_group_id, looks_like_xml, notice_kind, parse_time
 
 CSV_HEADER = "Time,SenderName,Sender,TalkerName,Talker,Content"
 _JSON_ITEM = re.compile(r'\[\s*\{\s*"seq"\s*:')
 _JSON_KEYS = (re.compile(r'"talker"\s*:'), re.compile(r'"isSelf"\s*:'))
-_SYSTEM_SENDER = "系统消息"
+_SYSTEM_SENDER = NOTICE_SENDER  # chatlog writes it as the sender of system lines
 
 # CSV content: a rendered placeholder that is the whole message, ``![label](url)``, ``[label|detail](url)``, …
 _RENDERED = re.compile(r"!?\[([^\]|\n]+)(?:\|([^\]\n]*))?\](?:\([^)\n]*\))?")
@@ -186,7 +186,7 @@ def _messages(path: Path, rows: list[_Row], log: ParseLog, me: frozenset[str]) -
             log.skip(path, r.line, "chatlog: empty message")
             continue
         if notice:
-            is_me, sender, sender_id = False, "", None
+            is_me, sender, sender_id = False, NOTICE_SENDER, None
         else:
             is_me = r.is_self if r.is_self is not None else (r.sender in mine or r.sender_name in mine)
             sender, sender_id = r.sender_name or r.sender, r.sender or None

@@ -80,6 +80,8 @@ def xml_attr(xml: str, attr: str) -> str:
     return html.unescape(m[1]).strip() if m else ""
 
 
+# The sender shown for system lines (recalls, joins, pats), which are nobody's words.
+NOTICE_SENDER = "系统消息"
 GROUP_NOTICE = re.compile(r"加入了?群聊|移出了?群聊|修改群名为|群聊邀请|群公告|群主|退出了群聊")
 RECALL_TEXT = re.compile(r"撤回了?一条消息")
 

@@ -30,8 +30,8 @@ from typing import Any
 from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, read_text
 from .jsonstream import array_items, find_key, key_value, skip_ws, value_at
-from .wechat import (TYPE_NAMES, clean_markup, code_kind, is_group_id, looks_like_xml, notice_kind, parse_time,
-                     rendered_kind, split_local_type, split_quote_suffix, strip_sender_prefix)
+from .wechat import (NOTICE_SENDER, TYPE_NAMES, clean_markup, code_kind, is_group_id, looks_like_xml, notice_kind,
+                     parse_time, rendered_kind, split_local_type, split_quote_suffix, strip_sender_prefix)
 
 _PLACEHOLDER = {
     Kind.TEXT: "", Kind.IMAGE: "[图片]", Kind.STICKER: "[表情]", Kind.VOICE: "[语音]", Kind.VIDEO: "[视频]",
@@ -179,7 +179,8 @@ def _message(obj: Any, ctx: _Context, line: int, log: ParseLog, me: frozenset[st
 
     notice = kind is Kind.SYSTEM or kind is Kind.RECALL
     if notice:
-        is_me, sender, sender_id = False, "", ""  # attributed to the chat or to me by the exporter: nobody's words
+        # attributed to the chat, or to me, by the exporter: nobody's words
+        is_me, sender, sender_id = False, NOTICE_SENDER, ""
     else:
         is_send = obj.get("isSend")
         flag = is_send if isinstance(is_send, bool) else _int(is_send)

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, first_line, read_text
 from . import SimpleFormat, wechat_json
-from .wechat import parse_time, rendered_kind, split_quote_suffix
+from .wechat import NOTICE_SENDER, parse_time, rendered_kind, split_quote_suffix
 
 _JSON_HEADER = re.compile(r'"weflow"\s*:\s*\{')
 WECLONE_HEADER = "id,MsgSvrID,type_name,is_sender,talker,msg,src,CreateTime"
@@ -95,8 +95,9 @@ def _parse_weclone(path: Path, text: str, log: ParseLog) -> Iterator[Message]:
         if not notice:
             talkers.add(talker.strip())
         # A system line names the group as its talker and may say is_sender=1 (your own recall): nobody's words.
-        out.append(Message(name, name, False, "" if notice else talker.strip(), is_sender == "1" and not notice,
-                           when, kind, body, quote, None, f"{src}:{line}"))
+        sender = NOTICE_SENDER if notice else talker.strip()
+        out.append(Message(name, name, False, sender, is_sender == "1" and not notice, when, kind, body, quote, None,
+                           f"{src}:{line}"))
     group = named_group if named_group is not None else len(talkers) > 2
     for m in out:
         m.is_group = group
