@@ -1,6 +1,7 @@
 """WeFlow exports (data_prep/formats/weflow.py): 详细 JSON (private, group, arkme-json) and WeClone CSV."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -125,3 +126,18 @@ def test_broken_files(tmp_path: Path) -> None:
     c.write_text(weflow.WECLONE_HEADER + "\n1,2,text,0,a\n", encoding="utf-8")
     msgs, log = run_format(weflow, c)
     assert msgs == [] and skips(log) == [(2, "weflow: row does not have 8 columns")]
+
+
+def test_json_before_the_weflow_header_reads_the_same(tmp_path: Path) -> None:
+    """WeFlow before 1.5.0 wrote no "weflow" header: the file then looks like EchoTrace's and the shared parser reads
+    it the same way."""
+    doc = json.loads((FIX / "私聊_林雨舟.json").read_text(encoding="utf-8"))
+    del doc["weflow"]
+    old = tmp_path / "私聊_林雨舟.json"
+    old.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    assert detect(old).name == "echotrace"
+    fields = ("sender", "is_me", "time", "kind", "text", "quote")
+    new_msgs, _ = run_format(weflow, FIX / "私聊_林雨舟.json")
+    old_msgs = list(detect(old).parse(old, ParseLog(), frozenset()))
+    assert [tuple(getattr(m, f) for f in fields) for m in old_msgs] == \
+        [tuple(getattr(m, f) for f in fields) for m in new_msgs]
