@@ -6,6 +6,12 @@ it, with a :class:`Reply` bound to that chat, to the clone's ``on_message`` call
 about *whether* to answer: allowlist, group rules, takeover, debouncing and rate limits live in the responder,
 the same for every channel. The channel only reports facts (is it a group, was the clone mentioned, did the
 account owner write it) and knows how to send text and show typing in its app.
+
+Sending is all or nothing for the caller: :meth:`Reply.send` returns once the app accepted the message, or raises
+:class:`SendFailed`. A failure that can pass (a flood limit, a server error, a dropped connection, a reconnect in
+progress) is retried by the channel with backoff, within a bounded number of attempts and time; one that cannot
+(the user blocked the bot, the chat is gone, the request is refused) fails at once. So the responder records a
+reply in the history only once ``send`` returned: what was never delivered was never said.
 """
 from __future__ import annotations
 
@@ -37,6 +43,11 @@ class Incoming:
         return f"{self.channel}:{self.sender_id}"
 
 
+class SendFailed(Exception):
+    """A message did not reach the chat: the channel gave up retrying, or the failure was one that retrying cannot
+    mend. The message names the chat and the last error; ``__cause__`` is that error."""
+
+
 class Reply(Protocol):
     """Sends into the chat an Incoming came from. A channel makes one per incoming message; in groups it may
     quote or @mention that message's sender."""
@@ -45,7 +56,9 @@ class Reply(Protocol):
         """Show "typing…" where the app has it (a no-op elsewhere)."""
 
     async def send(self, text: str) -> None:
-        """Send one chat message."""
+        """Send one chat message; returns once it was delivered. Raises :class:`SendFailed` (and nothing else but
+        cancellation) when it was not, after the channel's bounded retries. A text too long for one message of the
+        app is sent as several; if a later one fails, the earlier ones were delivered."""
 
 
 OnMessage = Callable[[Incoming, Reply], Awaitable[None]]

@@ -2,7 +2,9 @@
 
 It speaks the real wire protocol (``/bot<TOKEN>/<method>``, JSON or form bodies, ``{"ok": ...}`` envelopes),
 so the real python-telegram-bot client can poll it. Tests push user messages with :meth:`BotApiServer.push_text`
-and read what the bot sent from :attr:`BotApiServer.sent` / :meth:`BotApiServer.wait_sent`.
+and read what the bot sent from :attr:`BotApiServer.sent` / :meth:`BotApiServer.wait_sent`. :meth:`BotApiServer.fail`
+makes the next calls of a method fail as Telegram does under a flood limit (429 with ``retry_after``) or an outage
+(5xx); :attr:`BotApiServer.call_times` says when each call arrived.
 """
 from __future__ import annotations
 
@@ -39,12 +41,13 @@ class ChatAction:
 
 
 class ApiError(Exception):
-    """An error answered as Telegram does: HTTP status = error_code, plus a description."""
+    """An error answered as Telegram does: HTTP status = error_code, a description and maybe ResponseParameters."""
 
-    def __init__(self, code: int, description: str):
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
         super().__init__(description)
         self.code = code
         self.description = description
+        self.parameters = parameters
 
 
 def utf16_len(text: str) -> int:
@@ -87,6 +90,8 @@ class BotApiServer:
         self.sent: list[SentMessage] = []
         self.actions: list[ChatAction] = []
         self.calls: list[str] = []  # every method called with the right token, in order
+        self.call_times: list[tuple[str, float]] = []  # (method, time.monotonic() on arrival) for each of calls
+        self._faults: dict[str, list[ApiError]] = {}  # method (lower case) -> errors its next calls get
         self._updates: list[dict[str, Any]] = []  # not yet confirmed by a getUpdates offset
         self._next_update_id = 1
         self._next_message_id = 1
@@ -187,6 +192,28 @@ class BotApiServer:
         self._notify()
         return update
 
+    def fail(self, method: str, times: int, code: int = 500, *, retry_after: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` get HTTP ``code`` and do nothing: 429 is a flood limit saying
+        ``retry_after`` seconds, 5xx an outage."""
+        if code == 429:
+            if retry_after is None:
+                raise ValueError("Telegram's 429 always says retry_after")
+            error = ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+        else:
+            error = ApiError(code, {500: "Internal Server Error", 502: "Bad Gateway"}.get(code, f"Error {code}"))
+        self._faults.setdefault(method.lower(), []).extend([error] * times)
+
+    def times_of(self, method: str) -> list[float]:
+        """When each call of ``method`` arrived (time.monotonic())."""
+        return [t for name, t in self.call_times if name.lower() == method.lower()]
+
+    async def wait_calls(self, method: str, n: int, timeout: float = 5.0) -> None:
+        """Until ``method`` was called ``n`` times (failed calls included)."""
+        try:
+            await self._wait_until(lambda: len(self.times_of(method)) >= n, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{method} called {len(self.times_of(method))} of {n} times in {timeout} s") from None
+
     async def wait_sent(self, n: int, timeout: float = 5.0) -> list[SentMessage]:
         """All messages sent so far, once there are at least ``n``."""
         try:
@@ -207,8 +234,12 @@ class BotApiServer:
             return _reply_error(401, "Unauthorized")
         method = request.match_info["method"].lower()  # Bot API method names are case-insensitive
         self.calls.append(request.match_info["method"])
+        self.call_times.append((request.match_info["method"], time.monotonic()))
+        self._notify()
         try:
             params = await _params(request)
+            if self._faults.get(method):
+                raise self._faults[method].pop(0)
             if method == "getupdates":
                 return _reply_ok(await self._get_updates(params))
             handler = self._methods.get(method)
@@ -216,7 +247,7 @@ class BotApiServer:
                 raise ApiError(404, "Not Found")
             return _reply_ok(handler(params))
         except ApiError as exc:
-            return _reply_error(exc.code, exc.description)
+            return _reply_error(exc.code, exc.description, exc.parameters)
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = _int(params.get("offset", 0), "offset")
@@ -335,5 +366,8 @@ def _reply_ok(result: Any) -> web.Response:
     return web.json_response({"ok": True, "result": result})
 
 
-def _reply_error(code: int, description: str) -> web.Response:
-    return web.json_response({"ok": False, "error_code": code, "description": description}, status=code)
+def _reply_error(code: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=code)

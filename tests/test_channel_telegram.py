@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from bot.channels.sending import SendRetry
 from bot.channels.telegram import TelegramChannel, split_text
-from bot.chat import Incoming, Reply
+from bot.chat import Incoming, Reply, SendFailed
 from botapi_server import BotApiServer, ChatAction
 from conftest import TELEGRAM_TOKEN as TOKEN
 from core.config import BotTelegram, ConfigError
@@ -20,20 +21,33 @@ ALICE = 111
 GROUP = -1001234567890
 
 
+FAST_RETRY = SendRetry(attempts=4, initial_s=0.01, max_s=0.05, budget_s=10)
+
+
 class Recorder:
     """on_message for the tests: records each Incoming, shows typing and echoes it; "boom" raises."""
 
     def __init__(self) -> None:
         self.got: asyncio.Queue[Incoming] = asyncio.Queue()
         self.finished: asyncio.Queue[str] = asyncio.Queue()  # texts whose on_message call returned normally
+        self.send_failures: list[SendFailed] = []
+        self.replies: list[Reply] = []
 
     async def __call__(self, incoming: Incoming, reply: Reply) -> None:
         self.got.put_nowait(incoming)
+        self.replies.append(reply)
         if incoming.text == "boom":
             raise RuntimeError("boom")
         await reply.typing()
-        await reply.send(f"echo: {incoming.text}")
+        try:
+            await reply.send(f"echo: {incoming.text}")
+        except SendFailed as exc:
+            self.send_failures.append(exc)
         self.finished.put_nowait(incoming.text)
+
+    async def done(self, timeout: float = 5.0) -> str:
+        """The text of the next message whose on_message call returned."""
+        return await asyncio.wait_for(self.finished.get(), timeout)
 
     async def next(self, timeout: float = 5.0) -> Incoming:
         return await asyncio.wait_for(self.got.get(), timeout)
@@ -44,9 +58,9 @@ def server(bot_api):
     return bot_api
 
 
-def make_channel(server: BotApiServer, token: str = TOKEN) -> TelegramChannel:
+def make_channel(server: BotApiServer, token: str = TOKEN, send_retry: SendRetry = FAST_RETRY) -> TelegramChannel:
     return TelegramChannel(BotTelegram(base_url=server.base_url, poll_timeout_s=1), token,
-                           retry_initial_s=0.05, retry_max_s=0.2)
+                           retry_initial_s=0.05, retry_max_s=0.2, send_retry=send_retry)
 
 
 async def stop(task: asyncio.Task) -> float:
@@ -162,8 +176,11 @@ async def test_on_message_error_and_send_errors_do_not_stop_the_channel(server, 
     await rec.next()
     server.blocked.add(ALICE)
     server.push_text(ALICE, "blocked", user_id=ALICE, first_name="Alice")
-    # returns normally although Telegram refused both typing and sending
-    assert await asyncio.wait_for(rec.finished.get(), 5) == "blocked"
+    # typing failed quietly; sending raised SendFailed at once (a block does not pass by retrying)
+    assert await rec.done() == "blocked"
+    [failure] = rec.send_failures
+    assert "Forbidden" in str(failure) and str(ALICE) in str(failure)
+    assert server.calls.count("sendMessage") == 1
     server.blocked.clear()
     server.push_text(ALICE, "still here", user_id=ALICE, first_name="Alice")
 
@@ -174,6 +191,98 @@ async def test_on_message_error_and_send_errors_do_not_stop_the_channel(server, 
     failed = [r for r in caplog.records if r.exc_info and "on_message failed" in r.getMessage()]
     assert len(failed) == 1 and str(ALICE) in failed[0].getMessage()
     assert any("Forbidden" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+class LogSeen(logging.Handler):
+    """Sets ``seen`` when a log record containing ``text`` is emitted (on the event loop's thread)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+async def test_flood_limit_waits_retry_after_then_delivers_once(server, rec):
+    server.fail("sendMessage", 1, 429, retry_after=1)
+    pushed = push_group(server, "@clone_bot hi")
+
+    assert await rec.done() == "hi"
+
+    assert rec.send_failures == []
+    assert [(s.text, s.reply_to) for s in server.sent] == [("echo: hi", pushed["message_id"])]  # once, still quoting
+    refused, accepted = server.times_of("sendMessage")
+    assert accepted - refused >= 1 - 0.01  # Telegram's retry_after, not the 0.01 s backoff
+
+
+async def test_server_errors_are_retried_with_growing_backoff(server, rec):
+    server.fail("sendMessage", 2, 500)
+    server.push_text(ALICE, "hi", user_id=ALICE, first_name="Alice")
+
+    assert await rec.done() == "hi"
+
+    assert rec.send_failures == [] and [s.text for s in server.sent] == ["echo: hi"]
+    first, second, third = server.times_of("sendMessage")
+    assert second - first >= FAST_RETRY.initial_s and third - second >= 2 * FAST_RETRY.initial_s
+
+
+async def test_persistent_server_error_fails_after_bounded_attempts(server, rec):
+    server.fail("sendMessage", 100, 500)
+    server.push_text(ALICE, "hi", user_id=ALICE, first_name="Alice")
+
+    assert await rec.done() == "hi"
+
+    [failure] = rec.send_failures
+    assert f"after {FAST_RETRY.attempts} attempt(s)" in str(failure) and "Internal Server Error" in str(failure)
+    assert server.calls.count("sendMessage") == FAST_RETRY.attempts and server.sent == []
+
+
+async def test_a_flood_wait_beyond_the_time_budget_fails_at_once(server):
+    recorder = Recorder()
+    task = asyncio.create_task(make_channel(server, send_retry=SendRetry(budget_s=5)).run(recorder))
+    await server.wait_polling()
+    server.fail("sendMessage", 1, 429, retry_after=30)
+    server.push_text(ALICE, "hi", user_id=ALICE, first_name="Alice")
+
+    assert await recorder.done() == "hi"  # well before the 30 s
+
+    [failure] = recorder.send_failures
+    assert "Flood control exceeded" in str(failure) and server.calls.count("sendMessage") == 1
+    await stop(task)
+
+
+@pytest.mark.parametrize("code", [400, 403])
+async def test_refused_requests_are_not_retried(server, rec, code):
+    server.fail("sendMessage", 1, code)
+    server.push_text(ALICE, "hi", user_id=ALICE, first_name="Alice")
+
+    assert await rec.done() == "hi"
+
+    assert len(rec.send_failures) == 1 and server.calls.count("sendMessage") == 1
+
+
+async def test_a_reply_sent_during_an_outage_is_delivered_after_it(server):
+    recorder = Recorder()
+    patient = SendRetry(attempts=100, initial_s=0.01, max_s=0.05, budget_s=10)
+    task = asyncio.create_task(make_channel(server, send_retry=patient).run(recorder))
+    await server.wait_polling()
+    server.push_text(ALICE, "hi", user_id=ALICE, first_name="Alice")
+    await recorder.done()
+    retrying = LogSeen("telegram: sending to chat")
+    logging.getLogger("bot.channels.sending").addHandler(retrying)
+    try:
+        await server.stop()
+        sending = asyncio.create_task(recorder.replies[0].send("still there?"))
+        await asyncio.wait_for(retrying.seen.wait(), 5)  # a send failed for want of a server
+        await server.start()
+        await asyncio.wait_for(sending, 5)
+    finally:
+        logging.getLogger("bot.channels.sending").removeHandler(retrying)
+    assert [s.text for s in server.sent] == ["echo: hi", "still there?"]
+    await stop(task)
 
 
 async def test_polling_recovers_after_server_restart(server, rec, caplog):

@@ -21,23 +21,32 @@ Why it is built this way:
 * The token is part of every request URL, which httpx logs at INFO and PTB at DEBUG. A log record factory
   redacts the token's secret part in every record of the process (message and traceback), whatever logger or
   handler the daemon configures; logger filters would miss child loggers, handler filters later handlers.
-* Sending failures (blocked by the user, flood limits, network) are logged and swallowed: the responder has
-  nothing better to do with them. Long replies are split at whitespace to fit Telegram's 4096-character limit
-  (counted in UTF-16 units, which is never less than Python's count); in groups the first part quotes the
-  message it answers, without failing when that message was deleted meanwhile.
+* Sending follows the contract in ``bot/chat.py``: a flood limit (429) is retried after the ``retry_after`` Telegram
+  asks for, a server error (5xx) or network error after exponential backoff, both within ``SendRetry``'s attempts
+  and time; what cannot pass (400 Bad Request, 403 blocked by the user, a rejected token) fails at once. Either way
+  ``send`` then raises :class:`SendFailed`, so the responder does not record an undelivered reply. A timeout after
+  the request went out is retried too: a rare duplicate is better than a reply silently lost. Typing failures are
+  only logged. Long replies are split at whitespace to fit Telegram's 4096-character limit (counted in UTF-16
+  units, which is never less than Python's count); in groups the first part delivered quotes the message it
+  answers, without failing when that message was deleted meanwhile.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
+import warnings
+from datetime import timedelta
 
 from telegram import Bot, Message, MessageEntity, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, MessageLimit
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels.sending import SendRetry, send_with_retry
 from bot.chat import Incoming, OnMessage
 from bot.redact import redact_in_logs
 from core.config import BotTelegram, ConfigError
@@ -56,13 +65,14 @@ class TelegramChannel:
     name = "telegram"
 
     def __init__(self, settings: BotTelegram, token: str, *, retry_initial_s: float = 1.0,
-                 retry_max_s: float = 60.0):
+                 retry_max_s: float = 60.0, send_retry: SendRetry = SendRetry()):
         if not token:
             raise ConfigError(f"telegram: empty bot token (env {TOKEN_ENV})")
         self.settings = settings
         self._token = token
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
+        self._send_retry = send_retry
         redact_in_logs(token.partition(":")[2] or token)  # before PTB builds its URLs and logs them
 
     @classmethod
@@ -84,7 +94,7 @@ class TelegramChannel:
             task = asyncio.current_task()
             delivering.add(task)
             try:
-                await _deliver(update.message, context.bot, on_message)
+                await _deliver(update.message, context.bot, on_message, self._send_retry)
             finally:
                 delivering.discard(task)
 
@@ -144,12 +154,13 @@ async def _polling_ends() -> None:
 
 
 class TelegramReply:
-    """Replies into the chat of one incoming message; in groups the first message sent quotes it."""
+    """Replies into the chat of one incoming message; in groups the first message delivered quotes it."""
 
-    def __init__(self, bot: Bot, message: Message):
+    def __init__(self, bot: Bot, message: Message, retry: SendRetry = SendRetry()):
         self._bot = bot
         self._chat_id = message.chat_id
         self._quote: int | None = message.message_id if message.chat.type in _GROUPS else None
+        self._retry = retry
 
     async def typing(self) -> None:
         try:
@@ -158,17 +169,27 @@ class TelegramReply:
             log.warning("telegram: typing in chat %s failed: %s", self._chat_id, exc)
 
     async def send(self, text: str) -> None:
+        """See :meth:`bot.chat.Reply.send`: delivered, or :class:`bot.chat.SendFailed`."""
         for part in split_text(text):
-            quote, self._quote = self._quote, None
-            reply = None if quote is None else ReplyParameters(quote, allow_sending_without_reply=True)
-            try:
-                await self._bot.send_message(self._chat_id, part, reply_parameters=reply)
-            except TelegramError as exc:
-                log.warning("telegram: sending to chat %s failed: %s", self._chat_id, exc)
-                return
+            reply = None if self._quote is None else ReplyParameters(self._quote, allow_sending_without_reply=True)
+            attempt = functools.partial(self._bot.send_message, self._chat_id, part, reply_parameters=reply)
+            await send_with_retry(attempt, _retry_wait, self._retry, f"telegram: sending to chat {self._chat_id}")
+            self._quote = None
 
 
-async def _deliver(message: Message, bot: Bot, on_message: OnMessage) -> None:
+def _retry_wait(exc: Exception) -> float | None:
+    """How a failed send is retried (see :data:`bot.channels.sending.Classify`)."""
+    if isinstance(exc, RetryAfter):
+        with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            after = exc.retry_after
+        return after.total_seconds() if isinstance(after, timedelta) else float(after)
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):  # PTB files 400 under NetworkError
+        return 0.0  # 5xx, connection refused or reset, timeouts
+    return None
+
+
+async def _deliver(message: Message, bot: Bot, on_message: OnMessage, retry: SendRetry) -> None:
     user = message.from_user
     if user is None or user.is_bot:
         return
@@ -179,7 +200,7 @@ async def _deliver(message: Message, bot: Bot, on_message: OnMessage) -> None:
         sender_id=str(user.id), sender_name=user.full_name, text=_clean_text(message.text, bot.username, is_group),
         addressed=not is_group or _addresses(message, bot), time=message.date.timestamp())
     try:
-        await on_message(incoming, TelegramReply(bot, message))
+        await on_message(incoming, TelegramReply(bot, message, retry))
     except Exception:
         log.exception("telegram: on_message failed for chat %s (%s)", incoming.chat_id, incoming.chat_name)
 
