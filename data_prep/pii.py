@@ -96,14 +96,20 @@ def _looks_like_date(d: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- context words
+def _alternation(words: list[str]) -> str:
+    """Longest first, so that a regex alternation prefers "微信号" to "微信"."""
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
 class _Context:
     """The nearest of some words before a position, within its clause and with no digit in between."""
 
     _STOPS = frozenset("，。！？；;!?\n,0123456789０１２３４５６７８９")
 
     def __init__(self, groups: dict[str, list[str]], width: int = 24):
-        # longer words first, so that on the same end position the longer one is seen first and kept
-        self._words = sorted(((w.lower(), kind) for kind, ws in groups.items() for w in ws), key=lambda x: -len(x[0]))
+        self._kind = {w.lower(): kind for kind, ws in groups.items() for w in ws}
+        # a look-ahead finds, at every position, the longest word starting there (overlaps included)
+        self._find = re.compile(f"(?=({_alternation(list(self._kind))}))")
         self._width = width
 
     def clause(self, text: str, end: int) -> str:
@@ -114,30 +120,29 @@ class _Context:
         return w.lower()
 
     def nearest(self, clause: str) -> tuple[str | None, int]:
-        """(kind, chars between the word and the end of the clause) of the word that ends last; (None, -1)."""
-        best_end, best_kind, best_start = -1, None, 0
-        for word, kind in self._words:
-            end = _rfind_word(clause, word)
-            if end > best_end:
-                best_end, best_kind, best_start = end, kind, end - len(word)
-        if best_kind == "generic":
+        """(kind, chars between the word and the end of the clause) of the word that ends last; (None, -1).
+        On the same end the longer word wins; an ASCII word must not be part of a longer ASCII word."""
+        best_end, best_len, best_word = -1, 0, ""
+        for m in self._find.finditer(clause):
+            word = m.group(1)
+            start, end = m.start(), m.start() + len(word)
+            if word.isascii() and (_ascii_letter(clause, start - 1) or _ascii_letter(clause, end)):
+                continue
+            if (end, len(word)) > (best_end, best_len):
+                best_end, best_len, best_word = end, len(word), word
+        if not best_word:
+            return None, -1
+        kind = self._kind[best_word]
+        if kind == "generic":
             # "QQ号码", "order number": the word right before "number" says which number
-            head = clause[:best_start].rstrip()
-            kind, gap = self.nearest(head) if head else (None, -1)
-            best_kind = kind if gap == 0 and kind != "generic" else "phone"
-        return best_kind, (len(clause) - best_end if best_kind else -1)
+            head = clause[:best_end - best_len].rstrip()
+            before, gap = self.nearest(head) if head else (None, -1)
+            kind = before if gap == 0 and before != "generic" else "phone"
+        return kind, len(clause) - best_end
 
 
-def _rfind_word(s: str, word: str) -> int:
-    """End of the last occurrence of ``word`` in ``s``; an ASCII word must not be part of a longer ASCII word."""
-    hi = len(s)
-    while (i := s.rfind(word, 0, hi)) >= 0:
-        end = i + len(word)
-        if not word.isascii() or ((i == 0 or not s[i - 1].isascii() or not s[i - 1].isalpha())
-                                  and (end == len(s) or not s[end].isascii() or not s[end].isalpha())):
-            return end
-        hi = end - 1
-    return -1
+def _ascii_letter(s: str, i: int) -> bool:
+    return 0 <= i < len(s) and s[i].isascii() and s[i].isalpha()
 
 
 _CTX = _WORDS["context"]
@@ -180,7 +185,7 @@ def _international(d: str) -> str | None:
     """Digits after + or 00: mainland numbers by their shape, any other country's number is a phone."""
     if d.startswith("86"):
         rest = d[2:]
-        if _mobile(rest):
+        if _mobile(rest) or (rest[:1] == "0" and _mobile(rest[1:])):  # +86 (0)138...: a stray trunk 0
             return "phone"
         return "landline" if _landline(rest if rest.startswith("0") else "0" + rest) else None
     return "phone" if 7 <= len(d) <= 15 else None
@@ -214,8 +219,9 @@ def _classify(chunks: list[_Chunk], plus: bool, ctx: str | None, hk: bool, first
         return "id_card"
     if _card(d):
         return "bank_card"
-    if _mobile(d) or (len(d) == 13 and d.startswith("86") and _mobile(d[2:])):
-        return "phone"
+    if (_mobile(d) or (len(d) == 13 and d.startswith("86") and _mobile(d[2:]))) and \
+            (len(chunks[0].digits) > 1 or all(len(c.digits) == 1 for c in chunks)):
+        return "phone"  # 138 1234 5678, 1 3 8 1 2 ..., but not 1-800-123-4567
     if ctx == "wechat":
         return None
     phone_ctx = ctx in _PHONE_WORDS
@@ -252,12 +258,14 @@ def _number_spans(text: str, start: int, end: int) -> list[Span]:
     if kind or ctx == "not_personal":
         return [(start, chunks[-1].end, kind)] if kind else []
     # two numbers written next to each other ("13711112222 13733334444"): the longest known number from each
-    # chunk on; away from the start only numbers that prove themselves (mobile prefix, check digit, Luhn)
+    # chunk on; away from the start only numbers that prove themselves (mobile prefix, check digit, Luhn), or an
+    # area-code landline right after a number already found ("138 1234 5678 0755-2345 6789")
     found, i, n = [], 0, len(chunks)
     while i < n:
         for j in range(n - 1 if i == 0 else n, i, -1):
             kind = _classify(chunks[i:j], plus and i == 0, ctx if i == 0 else None, hk, i == 0)
-            if kind and (i == 0 or kind in _STRONG):
+            follows = bool(found) and found[-1][1] == chunks[i - 1].end
+            if kind and (i == 0 or kind in _STRONG or (kind == "landline" and follows)):
                 found.append((start if i == 0 else chunks[i].start, chunks[j - 1].end, kind))
                 i = j
                 break
@@ -267,10 +275,6 @@ def _number_spans(text: str, start: int, end: int) -> list[Span]:
 
 
 # ---------------------------------------------------------------------------------------------- the scanner
-def _alternation(words: list[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-
-
 _WX = _WORDS["wechat"]
 _WX_STRONG = frozenset(w.lower() for w in _WX["strong"])
 _URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]"
@@ -285,7 +289,7 @@ _PATTERN = re.compile(
     rf"(?:{_alternation(_WORDS['url']['tlds'])})(?![A-Za-z0-9-])(?::\d{{2,5}})?(?:/(?:{_URL_CHARS}*{_URL_END})?)?)"
     r"|(?P<wxid>(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_-]{4,})"
     rf"|(?P<wechat>(?:(?<![A-Za-z])(?P<wx_lead>(?i:{_alternation(_WX['strong'] + _WX['weak'])}))"
-    rf"|(?<![\x00-\x7f])(?P<wx_glued>(?i:{_alternation(_WX['glued'])}))(?=[:：\s]|[A-Za-z]))"
+    rf"|(?<![\x00-\x7f])(?P<wx_glued>(?i:{_alternation(_WX['glued'])}))(?=[:：\s]|(?![xX])[A-Za-z]))"
     rf"(?P<wx_gap>(?:\s|(?i:{_alternation(_WX['filler'])}))*)"
     r"(?P<wx_id>[A-Za-z][A-Za-z0-9_-]{5,19})(?![A-Za-z0-9_-]|[.@][A-Za-z0-9]))"
     r"|(?P<ip>(?<![0-9.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -295,11 +299,11 @@ _PATTERN = re.compile(
     rf"(?:{_SEP}?(?:{_D}+|[(（][+＋]?{_D}{{1,4}}[)）]))*(?:[Xx](?![A-Za-z]))?)"
 )
 
-# Cheap pre-check: nearly all chat messages have none of these, so the scanner above never runs on them.
+# Cheap pre-check on the lower-cased text: nearly all chat messages have none of these, so the scanner above never
+# runs on them. Plain alternatives without IGNORECASE or a leading look-behind let the engine skip ahead fast.
 _QUICK = re.compile(
-    r"[0-9０-９](?:[^0-9０-９]{0,2}[0-9０-９]){4}|\d\.\d+\.\d+\.\d|@|://|www\.|wxid_|[A-Za-z0-9]\.[a-z]{2}"
-    rf"|{_alternation(_WX['strong'] + _WX['weak'])}|(?<![\x00-\x7f])v",
-    re.IGNORECASE,
+    r"[0-9０-９](?:[^0-9０-９]{0,2}[0-9０-９]){4}|[0-9]\.[0-9]+\.[0-9]+\.[0-9]|@|://|www\.|\.[a-z]{2}"
+    rf"|v(?<![\x00-\x7f]v)|{_alternation([w.lower() for w in _WX['strong'] + _WX['weak']])}"
 )
 
 
@@ -320,7 +324,7 @@ def _is_version(text: str, start: int, end: int) -> bool:
 
 def spans(text: str) -> list[Span]:
     """Personal data in ``text``: (start, end, type) in order, not overlapping."""
-    if not _QUICK.search(text):
+    if not _QUICK.search(text.lower()):
         return []
     found: list[Span] = []
     for m in _PATTERN.finditer(text):
