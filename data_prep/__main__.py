@@ -1,7 +1,9 @@
-"""python -m data_prep {build,inspect}: build the training set, or show what a parser sees in an export."""
+"""python -m data_prep {build,inspect,mask}: build the training set, show what a parser sees in an export, or what
+privacy masking does to your own text."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -23,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--me", action="append", default=[], help="your name or id in the export (repeatable)")
     i.add_argument("--format", default=None, help="force a parser instead of sniffing each file")
     i.add_argument("--config", type=Path, default=None, help="take --me from persona.names of this config")
+    m = sub.add_parser("mask", help="print each line of FILE (or stdin) with its personal data masked")
+    m.add_argument("file", type=Path, nargs="?", default=None, help="UTF-8 text file (default: stdin)")
     args = ap.parse_args(argv)
+    if args.cmd == "mask":
+        return _mask(args.file)
 
     from core.config import ConfigError, load
 
@@ -91,6 +97,26 @@ def _inspect(paths: list[Path], me: frozenset[str], fmt: str | None) -> int:
     for e in log.errors:
         print(f"error: {e}", file=err)
     return 1 if log.errors and not total else 0
+
+
+def _mask(path: Path | None) -> int:
+    from .pii import mask
+
+    counts: Counter = Counter()
+    try:
+        src = path.open(encoding="utf-8", errors="replace", newline="") if path else \
+            io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
+    except OSError as e:
+        print(f"error: {path}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+    with src:
+        for line in src:
+            body = line.rstrip("\r\n")
+            out.write(mask(body, counts) + line[len(body):])
+    out.detach()
+    print("masked: " + (", ".join(f"{k} {n}" for k, n in counts.most_common()) or "nothing"), file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
