@@ -35,6 +35,7 @@ class Decoding:
     encoding: str
     replaced: int = 0               # undecodable bytes / lone surrogates, each now U+FFFD
     first_line: int | None = None   # line of the first of them
+    escapes: bool = False           # the text holds \uD8xx-style escapes: JSON may decode them to lone surrogates
 
 
 @dataclass
@@ -61,7 +62,7 @@ class ParseLog:
 
     def replaced(self, path: Path | str, line: int | None, n: int = 1) -> None:
         """Count characters replaced after decoding (lone surrogates from JSON escapes)."""
-        d = self.decodings.setdefault(str(path), Decoding("utf-8"))
+        d = self.decodings.setdefault(str(path), Decoding(""))  # "": read without read_text, encoding unknown
         d.replaced += n
         if line is not None and (d.first_line is None or line < d.first_line):
             d.first_line = line
@@ -71,7 +72,8 @@ class ParseLog:
 
     def guessed_encodings(self) -> dict[str, str]:
         """Files decoded as something other than UTF-8/UTF-16: a guess the report must show."""
-        return {p: d.encoding for p, d in self.decodings.items() if not d.encoding.startswith(("utf-8", "utf-16"))}
+        return {p: d.encoding for p, d in self.decodings.items()
+                if d.encoding and not d.encoding.startswith(("utf-8", "utf-16"))}
 
 
 # --- decoding ----------------------------------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def _prefer_gb18030(data: bytes, first_bad: int) -> bool:
     return len(utf8_bad) >= 2 and len(utf8_bad) > good and len(gb_bad) * 4 < len(utf8_bad)
 
 
-def decode(data: bytes, path: Path | str = "<bytes>") -> tuple[str, Decoding]:
+def decode(data: bytes) -> tuple[str, Decoding]:
     """Export bytes as text: a BOM first, then BOM-less UTF-16, then UTF-8, then GB18030 (a superset of GBK/GB2312).
 
     UTF-8 is tried before any guessing because WeChat exports that users call "garbled" are usually valid UTF-8.
@@ -163,20 +165,20 @@ def _line_count(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n") + 1
 
 
-_unreported: dict[str, Decoding] = {}  # decodings of read_text calls that were given no log; read_all collects them
+_decodings: dict[str, Decoding] = {}  # what read_text decoded since read_all last collected it
 
 
-def take_unreported() -> dict[str, Decoding]:
-    """Decodings made without a log since the last call (read_all moves them into its log after each file)."""
-    out = dict(_unreported)
-    _unreported.clear()
+def take_decodings() -> dict[str, Decoding]:
+    """How the files read since the last call were decoded (read_all moves this into its log after each file)."""
+    out = dict(_decodings)
+    _decodings.clear()
     return out
 
 
-def read_text(path: Path, log: ParseLog | None = None) -> str:
+def read_text(path: Path) -> str:
     """The whole file as text with invisible marks removed and line ends normalised to \\n.
 
-    How it was decoded (encoding, replaced characters) goes to ``log``; without one, read_all collects it.
+    How it was decoded (encoding, replaced characters) is kept for read_all to report: see take_decodings.
     """
     try:
         data = path.read_bytes()
@@ -184,11 +186,10 @@ def read_text(path: Path, log: ParseLog | None = None) -> str:
         raise ExportError(path, None, f"cannot read: {e.strerror}") from None
     if not data.strip():
         raise ExportError(path, None, "file is empty")
-    text, decoding = decode(data, path)
-    if log is not None:
-        log.decoded(path, decoding)
-    else:
-        _unreported[str(path)] = decoding
+    text, decoding = decode(data)
+    # JSON \uD800-style escapes are the only way to a lone surrogate; two substring scans cost almost nothing
+    decoding.escapes = "\\ud" in text or "\\uD" in text
+    _decodings[str(path)] = decoding
     if not text.strip("\x00 \t\r\n\ufeff"):
         raise ExportError(path, None, "file is empty")
     return normalise(text.replace("\r\n", "\n").replace("\r", "\n"))
@@ -213,7 +214,29 @@ def head(path: Path, size: int = 8192) -> str:
             data = f.read(size)
     except OSError:
         return ""
-    return normalise(decode(data, path)[0])
+    return normalise(decode(data)[0])
+
+
+_REPAIRS = "0/.-:, []APM"  # characters a header is made of: a slip in one of them is undone by one of these
+
+
+def near_header(line: str, header: re.Pattern[str], span: int = 32) -> bool:
+    """Whether ``line`` is one slip away from matching ``header``: a run of up to 6 characters inserted, or one
+    character changed or lost, within its first ``span`` characters (a flipped or stray byte, a cut character).
+
+    Line formats use it to tell a damaged header, which starts a message that cannot be read and must be a counted
+    skip, from a continuation line of the previous message. Callers pre-filter: it tries a few hundred matches.
+    """
+    match = header.match
+    for i in range(min(span, len(line))):
+        head, tail = line[:i], line[i + 1:]
+        for n in range(1, 7):
+            if match(head + line[i + n:]):
+                return True
+        for c in _REPAIRS:
+            if match(head + c + tail) or match(head + c + line[i:]):
+                return True
+    return False
 
 
 def first_line(text: str) -> str:

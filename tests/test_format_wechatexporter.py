@@ -258,11 +258,55 @@ def test_bad_timestamp(tmp_path: Path) -> None:
     assert skips(log) == [(4, "bad timestamp"), (5, "unrecognised line")]
 
 
+@pytest.mark.parametrize("damaged", [
+    "张三 (2021-10-01 08:01:0 ):吃了",       # a digit flipped to a space
+    "张三 (2021-1\ufffd-01 08:01:00):吃了",   # a byte that no longer decodes
+    "张三 (2021-10-01 08:01:00]:吃了",       # the frame damaged
+    "张三 (2021-10-01 08:01:00)\x00\x00:吃了",
+])
+def test_damaged_header_is_a_skip_not_glued(tmp_path: Path, damaged: str) -> None:
+    path = tmp_path / "index.txt"
+    path.write_text(f"家庭群 - 微信聊天记录\n\n妈妈 (2021-10-01 08:00:00):吃饭了吗\n{damaged}\n第二行\n"
+                    "妈妈 (2021-10-01 08:02:00):好\n", encoding="utf-8")
+    msgs, log = parse(path)
+    assert [m.text for m in msgs] == ["吃饭了吗", "好"]
+    assert skips(log) == [(4, "damaged message header"), (5, "unrecognised line")]
+
+
+def test_body_lines_with_dates_stay_text(tmp_path: Path) -> None:
+    path = tmp_path / "index.txt"
+    path.write_text("Fanny - 微信聊天记录\n\nFanny (2021-10-01 08:00:00):安排\n假期 (2021-10-01 到 10-07) 在家\n"
+                    "记得带身份证 (2021-10-01)\n", encoding="utf-8")
+    msgs, log = parse(path)
+    assert [m.text for m in msgs] == ["安排\n假期 (2021-10-01 到 10-07) 在家\n记得带身份证 (2021-10-01)"]
+    assert not log.skips
+
+
+def test_bad_bytes_are_replaced_and_counted(tmp_path: Path) -> None:
+    path = tmp_path / "index.txt"
+    path.write_bytes("Fanny - 微信聊天记录\n\nFanny (2021-10-01 08:00:00):好\n".encode() + b"\xe5\xa5"  # cut
+                     + "\n张三 (2021-10-01 08:01:00):嗯\n".encode())
+    log = ParseLog()
+    msgs = list(read_all([path], log, NONE))
+    assert [m.text for m in msgs] == ["好\n\ufffd", "嗯"]
+    assert (log.decodings[str(path)].replaced, log.decodings[str(path)].first_line) == (1, 4)
+
+
+def test_bomless_utf16_starting_with_a_cjk_character(tmp_path: Path) -> None:
+    path = tmp_path / "index.txt"
+    path.write_bytes("张三 - 微信聊天记录\n\n张三 (2021-10-01 08:00:00):在吗\n".encode("utf-16-le"))
+    assert detect(path).name == "wechatexporter"
+    log = ParseLog()
+    assert [m.text for m in read_all([path], log, NONE)] == ["在吗"]
+    assert log.decodings[str(path)].encoding == "utf-16-le"
+
+
 @pytest.mark.parametrize(("content", "line", "message"), [
     (b"", None, "file is empty"),
     (b"\n  \n", None, "file is empty"),
     ("hello world\nthis is not an export\n".encode(), 1, "not a WechatExporter txt chat"),
-    (b"Fanny - \xff\xff\xfe\x80 chat\n", 1, "not valid UTF-8"),
+    (b"Fanny - \xff\xff\xfe\x80 chat\n", 1, "not a WechatExporter txt chat"),  # decodes, with 4 U+FFFD
+    (b"\x00" * 64, None, "file is empty"),
 ])
 def test_unreadable_files_raise(tmp_path: Path, content: bytes, line: int | None, message: str) -> None:
     path = tmp_path / "index.txt"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from data_prep.formats import detect, whatsapp
+from data_prep.formats import detect, read_all, whatsapp
 from data_prep.records import Kind
-from data_prep.sources import ExportError, ParseLog
+from data_prep.sources import Decoding, ExportError, ParseLog
 
 FIX = Path(__file__).parent / "fixtures" / "whatsapp"
 REAL = Path(__file__).parents[2] / "shared/samples/real/whatsapp/langchain_android.txt"
@@ -137,12 +137,73 @@ def test_empty_file_raises() -> None:
         parse("empty.txt")
 
 
-def test_undecodable_raises(tmp_path: Path) -> None:
+def test_undecodable_bytes_are_replaced_and_counted(tmp_path: Path) -> None:
     f = tmp_path / "WhatsApp Chat with X.txt"
     f.write_bytes(b"1/2/23, 10:00 - Ann: hi\n1/2/23, 10:01 - Ann: \xff\xff\xff\n")
-    with pytest.raises(ExportError) as e:
-        list(whatsapp.parse(f, ParseLog(), frozenset()))
-    assert e.value.line == 2
+    log = ParseLog()
+    msgs = list(read_all([f], log, frozenset()))
+    assert [m.text for m in msgs] == ["hi", "\ufffd" * 3]
+    assert log.decodings[str(f)] == Decoding("utf-8", 3, 2)
+    assert not log.guessed_encodings()
+
+
+def test_one_stray_byte_does_not_redecode_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "WhatsApp Chat with X.txt"
+    f.write_bytes("1/2/23, 10:00 - Ann: café 😀\n1/2/23, 10:01 - Ann: ok".encode("utf-8") + b"\xb5a\n")
+    log = ParseLog()
+    assert [m.text for m in read_all([f], log, frozenset())] == ["café 😀", "ok\ufffda"]
+    assert log.decodings[str(f)].encoding == "utf-8"
+
+
+@pytest.mark.parametrize("damaged", [
+    "13/0,,,1/2024, 10:01 - Ann: lost",   # characters inserted into the date
+    "13/01/2024, 10:0\x002 - Ann: lost",  # a NUL in the time
+    "13a01/2024, 10:01 - Ann: lost",       # a separator flipped
+    "\ufffd13/01/2024, 10:01 - Ann: lost",  # a replaced byte before it
+    "13/01/2024, 10:01 -\ufffd You added Carol",
+])
+def test_damaged_header_is_a_skip_not_glued(tmp_path: Path, damaged: str) -> None:
+    f = tmp_path / "WhatsApp Chat with Ann.txt"
+    f.write_text(f"13/01/2024, 10:00 - Ann: first\n{damaged}\nits second line\n13/01/2024, 10:02 - Ann: next\n",
+                 encoding="utf-8")
+    log = ParseLog()
+    msgs = list(whatsapp.parse(f, log, frozenset()))
+    assert [m.text for m in msgs] == ["first", "next"]
+    assert skips(log) == [(2, "whatsapp: malformed header line")]
+
+
+def test_continuation_lines_starting_with_numbers_stay_text(tmp_path: Path) -> None:
+    f = tmp_path / "WhatsApp Chat with Ann.txt"
+    f.write_text("13/01/2024, 10:00 - Ann: plan\n12/25 - 12/31 holidays\n10.30 - 11.45 on 2/3/24\n2023 was great\n",
+                 encoding="utf-8")
+    log = ParseLog()
+    msgs = list(whatsapp.parse(f, log, frozenset()))
+    assert [m.text for m in msgs] == ["plan\n12/25 - 12/31 holidays\n10.30 - 11.45 on 2/3/24\n2023 was great"]
+    assert not log.skips
+
+
+@pytest.mark.parametrize("me", [frozenset({"Alice"}), frozenset()])
+def test_private_chat_with_a_second_name_stays_private(tmp_path: Path, me: frozenset[str]) -> None:
+    # Bob wrote from a number that was not in the contacts before: two names, still one other party.
+    f = tmp_path / "WhatsApp Chat with Bob.txt"
+    f.write_text("13/01/2024, 10:00 - +49 151 2345678: hi, new number\n"
+                 "13/01/2024, 10:01 - Alice: who is this?\n"
+                 "13/01/2024, 10:02 - Bob: it's me\n"
+                 "13/01/2024, 10:03 - Alice: saved!\n", encoding="utf-8")
+    msgs = list(whatsapp.parse(f, ParseLog(), me))
+    assert {m.is_group for m in msgs} == {False}
+    assert [(m.sender, m.kind) for m in msgs] == [
+        ("+49 151 2345678", Kind.TEXT), ("Alice", Kind.TEXT), ("Bob", Kind.TEXT), ("Alice", Kind.TEXT)]
+
+
+def test_third_person_or_group_notices_make_a_group(tmp_path: Path) -> None:
+    f = tmp_path / "WhatsApp Chat with Bob.txt"
+    f.write_text("13/01/2024, 10:00 - Bob: hi\n13/01/2024, 10:01 - Alice: hey\n13/01/2024, 10:02 - Carol: yo\n",
+                 encoding="utf-8")
+    assert {m.is_group for m in whatsapp.parse(f, ParseLog(), frozenset({"Alice"}))} == {True}
+    f.write_text("13/01/2024, 10:00 - Bob: hi\n13/01/2024, 10:01 - +1 555 0100 200: yo\n"
+                 "13/01/2024, 10:02 - +1 555 0100 300: hey\n", encoding="utf-8")  # two unknown numbers: 3 people
+    assert {m.is_group for m in whatsapp.parse(f, ParseLog(), frozenset({"Alice"}))} == {True}
 
 
 def test_chat_name_from_file_name() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from ..records import Message
-from ..sources import ExportError, ParseLog, head, take_unreported
+from ..sources import ExportError, ParseLog, head, take_decodings
 
 
 class Format(Protocol):
@@ -146,9 +146,13 @@ def read_all(paths: list[Path], log: ParseLog, me: frozenset[str], fmt_name: str
     for path, fmt in discover(paths, log, fmt_name):
         log.files[str(path)] = fmt.name
         last: Message | None = None
+        check: bool | None = None  # whether this file's messages can hold lone surrogates
         try:
             for last in fmt.parse(path, log, me):
-                _replace_surrogates(last, log)
+                if check is None:
+                    check = _collect_decodings(log, path)
+                if check:
+                    _replace_surrogates(last, log)
                 yield last
         except ExportError as e:
             log.error(e)
@@ -158,8 +162,16 @@ def read_all(paths: list[Path], log: ParseLog, me: frozenset[str], fmt_name: str
             where = "after this line" if last is not None else "before the first message"
             log.error(ExportError(path, _line(last), f"reading stopped {where}: {type(e).__name__}: {e}"))
         finally:
-            for p, decoding in take_unreported().items():
-                log.decoded(p, decoding)
+            _collect_decodings(log, path)
+
+
+def _collect_decodings(log: ParseLog, path: Path) -> bool:
+    """Move how the files just read were decoded into ``log``. Returns whether ``path``'s messages need the
+    surrogate check: its text has \\uD8xx-style escapes, or the parser read it without read_text (unknown)."""
+    for p, decoding in take_decodings().items():
+        log.decoded(p, decoding)
+    decoding = log.decodings.get(str(path))
+    return decoding is None or decoding.escapes
 
 
 def _line(msg: Message | None) -> int | None:

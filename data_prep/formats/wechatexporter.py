@@ -36,6 +36,11 @@ _TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?: ?(?:AM|PM|am|pm|上午|下午))?"
 # but a display name never contains a full " (YYYY-MM-DD HH:MM:SS):".
 _HEADER = re.compile(rf"(.*?) \(({_TS})\):")
 _EMBEDDED = re.compile(rf" \(({_TS})\):")
+# A header damaged in its timestamp or its frame: `(` + a time with a wrong character + `):`, or an intact time with
+# a wrong character around it. Such a line starts a message we cannot read; it must not become the previous one's
+# text. A body line never needs this shape: any line holding " (time):" is already read as a header.
+_NEAR_HEADER = re.compile(r".{0,160}?(?:\((?=(?:[^()\n]*?\d){12})[^()\n]{17,26}\) ?[:：]"
+                          r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: ?(?:AM|PM|am|pm|上午|下午))?.{0,8}?[:：])")
 # Every line of a file in one C-level pass: (name, time, body) for a header, ("", "", line) otherwise.
 _ROW = re.compile(rf"^(?:(.*?) \(({_TS})\):)?(.*)$", re.M)
 _FRAME = re.compile(rf"(.*) - {_TITLE}")
@@ -465,6 +470,10 @@ class _Parser:
             if nm:
                 self.group_hint |= nm.lastgroup == "group"
                 self.notice(Kind.RECALL if nm.lastgroup == "recall" else Kind.SYSTEM, line, ln)
+                break
+            if _NEAR_HEADER.match(line):
+                self.close()  # the lines after it belong to the unreadable message: each is skipped below
+                log.skip(path, ln, "damaged message header")
                 break
             if self.cur is None:
                 log.skip(path, ln, "unrecognised line")

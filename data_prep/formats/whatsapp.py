@@ -10,9 +10,14 @@ day-first, otherwise a second field > 12 means month-first, otherwise day-first 
 A line whose own date is unambiguous (first or second field > 12) uses that order even if the file's default differs,
 because the phone's locale can change mid-file. A 4-digit first field is year-month-day.
 
-WhatsApp does not mark the owner: ``me`` must name them. Group vs private is inferred: more than 2 distinct senders, or
-group system lines (``created group``, ``added``, ``left``...), or an iOS "sender" that only ever posts such lines (the
-group subject). Chat name: ``WhatsApp Chat with NAME.txt`` / ``WhatsApp Chat - NAME/_chat.txt``, else the file stem.
+WhatsApp does not mark the owner: ``me`` must name them. Group vs private is inferred: group system lines (``created
+group``, ``added``, ``left``...), an iOS "sender" that only ever posts such lines (the group subject), or more than one
+party besides the owner, where one phone-number sender is taken as the other party's second name (messages from
+before they were saved as a contact, or from an old number). Chat name: ``WhatsApp Chat with NAME.txt`` /
+``WhatsApp Chat - NAME/_chat.txt``, else the file stem.
+
+A line that is one slip away from a header (a flipped or stray byte in the date, a cut character) starts a message
+that cannot be read: it is a counted skip with its continuation lines, never text of the previous message.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ParseLog, normalise, read_text
+from ..sources import ParseLog, near_header, normalise, read_text
 from . import SimpleFormat
 
 # [date, time] (iOS) or date, time - (Android); the conditional (?(1)…) picks the closing form from the opening '['.
@@ -32,6 +37,10 @@ _HEADER = re.compile(
 # A line that starts like a header but does not parse (LangChain's `3:22_AM`): a corrupted message, not a
 # continuation of the previous one.
 _BROKEN_HEADER = re.compile(r"\[?\d{1,4}[./-]\d{1,2}[./-]\d{1,4},? \S{1,15}(?: \S{1,6})?(?:\] | - )[^:]{1,80}: ")
+# Lines worth the costlier near_header test: a number, a separator, a number near the start (a date, maybe damaged).
+_HEADER_LIKE = re.compile(r".{0,2}?\[?\d{1,4}[^\d\n]{1,4}\d{1,2}")
+# A sender shown as a phone number: someone not (or no longer) in the phone's contacts.
+_PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
 
 _CHAT_FILE = re.compile(
     r"(?:WhatsApp[ -]Chat|Chat de WhatsApp|Discussion WhatsApp|Conversa do WhatsApp|Chat WhatsApp)"
@@ -245,6 +254,16 @@ class _Builder:
         self.out.append(Message(self.chat_name, self.chat_name, False, author or "", is_me, time, kind, text, None,
                                 None, f"{self.prefix}{line_no}"))
 
+    def parties(self, subjects: set[str]) -> int:
+        """How many people besides the owner wrote here. One phone-number sender next to named ones is taken as a
+        second name of one of them: a private chat export has exactly one other party."""
+        others = [a for a in self.authors if a not in subjects and a not in self.me]
+        numbers = sum(1 for a in others if _PHONE.fullmatch(a))
+        named = len(others) - numbers
+        if named and not any(a in self.me for a in self.authors):
+            named -= 1  # the owner is among them, not recognised (no `me` given)
+        return named + numbers - (1 if named and numbers else 0)
+
     def finish(self) -> list[Message]:
         """Group flag and group-subject notices, decided from the whole file."""
         # iOS attributes group notices to the group subject, which never writes anything else. A person whose only
@@ -252,7 +271,7 @@ class _Builder:
         # person types, or several such lines.
         subjects = {a for a, (n, only, event, phrase) in self.authors.items()
                     if only and event and (a == self.chat_name or n > 1 or phrase)}
-        is_group = self.group_event or bool(subjects) or len(self.authors) - len(subjects) > 2
+        is_group = self.group_event or bool(subjects) or self.parties(subjects) > 1
         if is_group and self.chat_name in self.authors:
             subjects.add(self.chat_name)  # in a group, lines "by" the group's own name are notices
         if is_group or subjects:
@@ -261,6 +280,13 @@ class _Builder:
                 if m.sender in subjects:
                     m.kind, m.is_me = Kind.SYSTEM, False
         return self.out
+
+
+def _damaged_header(line: str) -> bool:
+    """A line that is not a header but was meant to be one (see the module doc): its message is lost, not glued on."""
+    if line[:1] != "[" and _BROKEN_HEADER.match(line):
+        return True
+    return _HEADER_LIKE.match(line) is not None and near_header(line, _HEADER)
 
 
 def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
@@ -292,12 +318,12 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
                 else:
                     start, rest, swallow = i + 1, m[9], False
                 continue
-            if c != "[" and _BROKEN_HEADER.match(line):
-                if start >= 0:
-                    out.add(start, time, rest, lines[start:i] if i > start else None)
-                log.skip(path, i + 1, "whatsapp: malformed header line")
-                start, swallow = -1, True
-                continue
+        if _damaged_header(line):
+            if start >= 0:
+                out.add(start, time, rest, lines[start:i] if i > start else None)
+            log.skip(path, i + 1, "whatsapp: malformed header line")
+            start, swallow = -1, True
+            continue
         if start < 0 and not swallow and line.strip():
             log.skip(path, i + 1, "whatsapp: text before first message")
     if start >= 0:
