@@ -218,6 +218,7 @@ def head(path: Path, size: int = 8192) -> str:
 
 
 _REPAIRS = "0/.-:, []APM"  # characters a header is made of: a slip in one of them is undone by one of these
+_SIX_DIGITS = re.compile(r"(?:\D*\d){6}")  # a date and a time keep at least this many digits after one slip
 
 
 def near_header(line: str, header: re.Pattern[str], span: int = 32) -> bool:
@@ -225,8 +226,11 @@ def near_header(line: str, header: re.Pattern[str], span: int = 32) -> bool:
     character changed or lost, within its first ``span`` characters (a flipped or stray byte, a cut character).
 
     Line formats use it to tell a damaged header, which starts a message that cannot be read and must be a counted
-    skip, from a continuation line of the previous message. Callers pre-filter: it tries a few hundred matches.
+    skip, from a continuation line of the previous message. It is meant for headers that start with a date: lines
+    with fewer than six digits up front are rejected at once, the others cost a few hundred matches.
     """
+    if not _SIX_DIGITS.match(line, 0, span):
+        return False
     match = header.match
     for i in range(min(span, len(line))):
         head, tail = line[:i], line[i + 1:]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from data_prep.formats import detect, qq
+from data_prep.formats import detect, qq, read_all
 from data_prep.records import Kind
-from data_prep.sources import ExportError, ParseLog
+from data_prep.sources import Decoding, ExportError, ParseLog
 
 FIX = Path(__file__).parent / "fixtures" / "qq"
 REAL = Path(__file__).parents[2] / "shared/samples/real/qq/hikariyo_sample.txt"
@@ -114,10 +114,37 @@ def test_empty_file_raises() -> None:
         parse("empty.txt")
 
 
-def test_undecodable_bytes_raise_with_line() -> None:
-    with pytest.raises(ExportError) as e:
-        parse("undecodable.txt")
-    assert e.value.line == 3 and "UTF-8" in e.value.message
+def test_undecodable_bytes_are_replaced_and_counted() -> None:
+    log = ParseLog()
+    msgs = list(read_all([FIX / "undecodable.txt"], log, frozenset(), "qq"))
+    assert [m.text for m in msgs] == ["ok\n\ufffd\ufffd\ufffd"]
+    assert log.decodings[str(FIX / "undecodable.txt")] == Decoding("utf-8", 3, 3)
+
+
+def test_gb18030_is_reported_as_a_guess() -> None:
+    log = ParseLog()
+    list(read_all([FIX / "private_gb18030.txt"], log, frozenset()))
+    assert log.guessed_encodings() == {str(FIX / "private_gb18030.txt"): "gb18030"}
+
+
+@pytest.mark.parametrize("damaged", ["2024-01-02 03:0\x005:00 Bob(20002)", "2024-0\ufffd-02 03:05:00 Bob(20002)",
+                                     "\u1c32024-01-02 03:05:00 Bob(20002)", "2024\t-01-02 03:05:00 Bob(20002)"])
+def test_damaged_header_is_a_skip_not_glued(tmp_path: Path, damaged: str) -> None:
+    f = tmp_path / "chat.txt"
+    f.write_text(f"2024-01-02 03:04:00 Alice(20001)\n第一行\n\n{damaged}\n[语音]\n\n"
+                 "2024-01-02 03:06:00 Alice(20001)\n好\n", encoding="utf-8")
+    log = ParseLog()
+    msgs = list(qq.parse(f, log, frozenset()))
+    assert [m.text for m in msgs] == ["第一行", "好"]
+    assert [(s.line, s.reason) for s in log.skips] == [(4, "qq: damaged message header")]
+
+
+def test_body_lines_with_numbers_stay_text(tmp_path: Path) -> None:
+    f = tmp_path / "chat.txt"
+    f.write_text("2024-01-02 03:04:00 Alice(20001)\n报价\n2024年 8000/月\n13800 元 6块钱包月55\n", encoding="utf-8")
+    log = ParseLog()
+    assert [m.text for m in qq.parse(f, log, frozenset())] == ["报价\n2024年 8000/月\n13800 元 6块钱包月55"]
+    assert not log.skips
 
 
 def test_real_sample_hikariyo() -> None:

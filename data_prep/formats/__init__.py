@@ -147,6 +147,7 @@ def read_all(paths: list[Path], log: ParseLog, me: frozenset[str], fmt_name: str
         log.files[str(path)] = fmt.name
         last: Message | None = None
         check: bool | None = None  # whether this file's messages can hold lone surrogates
+        take_decodings()  # drop what parses outside read_all left behind
         try:
             for last in fmt.parse(path, log, me):
                 if check is None:

@@ -13,7 +13,9 @@ Layout (spec section 4.1): optional banner, then per chat a block
 
 Group/discussion headers carry the member id: ``nick(QQ号)`` or ``nick<email>``, optionally prefixed by a title
 (``【管理员】``). Private headers carry only the name. Bodies may contain blank lines, so a message runs until the
-next header or block separator, not until a blank line. There is no owner marker: ``me`` decides.
+next header or block separator, not until a blank line. There is no owner marker: ``me`` decides. A line one slip
+away from a header (a flipped or stray byte in its time) starts a message that cannot be read: it is a counted skip
+with its body, never text of the previous message.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ParseLog, read_text
+from ..sources import ParseLog, near_header, read_text
 from . import SimpleFormat
 
 _HEADER = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2})(?: ([AaPp][Mm]))? (.+)")
@@ -193,6 +195,12 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
                     yield from chat.flush()
                     chat = _Chat(block[2].strip(), section)
                 continue
+        if near_header(line, _HEADER):
+            if start >= 0:
+                finish(i)
+            log.skip(path, i + 1, "qq: damaged message header")
+            start, swallow = -1, True
+            continue
         if start < 0 and not swallow and line.strip() and (seen_header or not _BANNER.fullmatch(line.strip())):
             log.skip(path, i + 1, "qq: text outside a message")
     if start >= 0:

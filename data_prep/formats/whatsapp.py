@@ -37,8 +37,6 @@ _HEADER = re.compile(
 # A line that starts like a header but does not parse (LangChain's `3:22_AM`): a corrupted message, not a
 # continuation of the previous one.
 _BROKEN_HEADER = re.compile(r"\[?\d{1,4}[./-]\d{1,2}[./-]\d{1,4},? \S{1,15}(?: \S{1,6})?(?:\] | - )[^:]{1,80}: ")
-# Lines worth the costlier near_header test: a number, a separator, a number near the start (a date, maybe damaged).
-_HEADER_LIKE = re.compile(r".{0,2}?\[?\d{1,4}[^\d\n]{1,4}\d{1,2}")
 # A sender shown as a phone number: someone not (or no longer) in the phone's contacts.
 _PHONE = re.compile(r"\+?\d[\d ()./-]{5,}\d")
 
@@ -286,7 +284,7 @@ def _damaged_header(line: str) -> bool:
     """A line that is not a header but was meant to be one (see the module doc): its message is lost, not glued on."""
     if line[:1] != "[" and _BROKEN_HEADER.match(line):
         return True
-    return _HEADER_LIKE.match(line) is not None and near_header(line, _HEADER)
+    return near_header(line, _HEADER)
 
 
 def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
