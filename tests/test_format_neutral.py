@@ -215,3 +215,60 @@ def test_documentation_examples_parse(tmp_path: Path) -> None:
         assert msgs and not log.skips, (kind, skips(log))
         for field in neutral.REQUIRED + neutral.OPTIONAL:
             assert f"`{field}`" in doc
+
+
+@pytest.mark.parametrize("column", ["knd", "Kinds", "kindd"])
+def test_misspelt_kind_column_is_an_error_naming_it(tmp_path: Path, column: str) -> None:
+    p = tmp_path / "chats.csv"
+    p.write_text(f"chat,sender,time,text,is_me,{column}\nMom,Me,2024-01-05T08:00:00,[photo],1,image\n",
+                 encoding="utf-8")
+    with pytest.raises(ExportError) as e:
+        parse(p)
+    assert e.value.line == 1 and repr(column.lower()) in e.value.message and "'kind'" in e.value.message
+
+
+def test_misspelt_kind_key_skips_the_row(tmp_path: Path) -> None:
+    p = tmp_path / "chats.jsonl"
+    row = {"chat": "Mom", "sender": "Me", "time": "2024-01-05T08:00:00", "is_me": True}
+    p.write_text(json.dumps({**row, "text": "hi"}) + "\n" + json.dumps({**row, "text": "[photo]", "knid": "image"})
+                 + "\n", encoding="utf-8")
+    msgs, log = parse(p)
+    assert [m.text for m in msgs] == ["hi"]
+    assert skips(log) == [(2, "neutral: key 'knid' looks like a misspelt 'kind'")]
+
+
+def test_unknown_columns_far_from_any_field_are_still_ignored(tmp_path: Path) -> None:
+    p = tmp_path / "chats.csv"
+    p.write_text("chat,sender,time,text,is_me,note,source\nMom,Me,2024-01-05T08:00:00,hi,1,x,y\n", encoding="utf-8")
+    msgs, _ = parse(p)
+    assert [m.text for m in msgs] == ["hi"]
+
+
+def test_deep_json_line_is_a_skip(tmp_path: Path) -> None:
+    p = tmp_path / "chats.jsonl"
+    good = json.dumps({"chat": "Mom", "sender": "Me", "time": "2024-01-05T08:00:00", "text": "hi", "is_me": True})
+    p.write_text(good + "\n" + "[" * 100_000 + "]" * 100_000 + "\n" + good + "\n", encoding="utf-8")
+    msgs, log = parse(p)
+    assert len(msgs) == 2 and skips(log) == [(2, "neutral: JSON line nested too deeply")]
+
+
+def test_lone_surrogate_escape_is_replaced_and_counted(tmp_path: Path) -> None:
+    from data_prep.formats import read_all
+
+    p = tmp_path / "chats.jsonl"
+    p.write_text('{"chat": "Mom", "sender": "Me", "time": "2024-01-05T08:00:00", "text": "a\\ud800b", "is_me": true}\n'
+                 '{"chat": "Mom", "sender": "Me", "time": "2024-01-05T08:01:00", "text": "\\ud83d\\ude00", "is_me": true}\n',
+                 encoding="utf-8")
+    log = ParseLog()
+    msgs = list(read_all([p], log, frozenset()))
+    assert [m.text for m in msgs] == ["a\ufffdb", "😀"]  # a valid pair is one character, left alone
+    assert (log.decodings[str(p)].replaced, log.decodings[str(p)].first_line) == (1, 1)
+    json.dumps([m.to_json() for m in msgs], ensure_ascii=False).encode("utf-8")  # encodable now
+
+
+@pytest.mark.parametrize("content", [b"{}", b"\xef\xbb\xbf{}\n", b"[]", b"null"])
+def test_empty_json_is_an_error(tmp_path: Path, content: bytes) -> None:
+    p = tmp_path / "chats.jsonl"
+    p.write_bytes(content)
+    with pytest.raises(ExportError):
+        parse(p)

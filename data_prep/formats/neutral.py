@@ -55,7 +55,7 @@ def _jsonl_keys_present(line: str, complete: bool) -> bool:
     if complete:
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         return isinstance(obj, dict) and all(k in obj for k in _JSONL_KEYS)
     # A first line longer than the sniffed head: look for the keys in what we have.
@@ -180,6 +180,37 @@ def to_message(row: dict, source: str) -> tuple[Message, bool]:
     return Message(chat_id, chat, is_group, sender, is_me, time, kind, text, quote, sender_id, source), has_group
 
 
+_FIELDS = REQUIRED + OPTIONAL
+
+
+def misspelt(names: Iterable[str]) -> tuple[str, str] | None:
+    """(name, field) for a column or key that is not a field but close to a missing one (``knd`` for ``kind``).
+    Unknown names are ignored by design, so a misspelt ``kind`` would silently make every photo a text message."""
+    names = list(names)
+    missing = [f for f in _FIELDS if f not in names]
+    for name in names:
+        if name not in _FIELDS:
+            for f in missing:
+                if _edits(name, f) <= (1 if len(f) <= 5 else 2):
+                    return name, f
+    return None
+
+
+def _edits(a: str, b: str) -> int:
+    """Edit distance counting a swap of neighbours as one edit (``knid`` → ``kind``)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            d = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                d = min(d, prev2[j - 2] + 1)
+            cur.append(d)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
 # --- rows -----------------------------------------------------------------------------------------------------
 def jsonl_rows(text: str) -> Iterator[tuple[int, object]]:
     """(line number, decoded value or BadRow) for every non-blank line.
@@ -193,7 +224,7 @@ def jsonl_rows(text: str) -> Iterator[tuple[int, object]]:
         chunk = lines[base:base + _CHUNK]
         try:
             values = loads("[" + ",".join(chunk) + "]")
-        except ValueError:
+        except (ValueError, RecursionError):
             values = None
         if values is not None and len(values) == len(chunk):
             yield from zip(range(base + 1, base + len(chunk) + 1), values)
@@ -205,6 +236,8 @@ def jsonl_rows(text: str) -> Iterator[tuple[int, object]]:
                 yield n, loads(line)
             except ValueError:
                 yield n, BadRow("neutral: invalid JSON line")
+            except RecursionError:
+                yield n, BadRow("neutral: JSON line nested too deeply")
 
 
 def csv_rows(path: Path, text: str) -> Iterator[tuple[int, object]]:
@@ -215,6 +248,10 @@ def csv_rows(path: Path, text: str) -> Iterator[tuple[int, object]]:
         raise ExportError(path, offset + 1, f"CSV header lacks one of the columns {', '.join(REQUIRED)}")
     reader = csv.reader(io.StringIO(body, newline=""), delimiter=delim)
     header = [h.strip().lower() for h in next(reader)]
+    slip = misspelt(header)
+    if slip:
+        raise ExportError(path, offset + 1, f"CSV header column {slip[0]!r} looks like a misspelt {slip[1]!r}; "
+                                            "rename it (other columns are ignored, and this one would be)")
     need = max(header.index(k) for k in REQUIRED) + 1
     prev_end = reader.line_num
     try:
@@ -246,6 +283,7 @@ def _messages(path: Path, log: ParseLog, rows: Iterable[tuple[int, object]]) -> 
     """
     pending: list[tuple[int, str]] = []  # skips held until the first good row
     good = False
+    key_sets: dict[tuple, str | None] = {}  # a row's keys -> the skip reason a misspelt one gives, None if fine
     held: list[tuple[Message, bool]] = []
     chat_senders: set[tuple[str, str]] = set()
     prefix = f"{path}:"
@@ -253,6 +291,13 @@ def _messages(path: Path, log: ParseLog, rows: Iterable[tuple[int, object]]) -> 
         try:
             if type(row) is not dict:
                 raise row if isinstance(row, BadRow) else BadRow("neutral: line is not an object")
+            keys = tuple(row)
+            slip = key_sets.get(keys, False)
+            if slip is False:
+                found = misspelt(keys)
+                slip = key_sets[keys] = f"neutral: key {found[0]!r} looks like a misspelt {found[1]!r}" if found else None
+            if slip:
+                raise BadRow(slip)
             msg, has_group = to_message(row, f"{prefix}{n}")
         except BadRow as e:
             if good:
