@@ -13,6 +13,7 @@ error instead of a hang). Like a real service it re-announces the login to each 
     server.push_message("wxid_alice", "在吗")   # a text message event
     sent = await server.wait_sent(1)           # what the client sent: Sent(conversation_id, text, ...)
     await server.restart()                     # same port; Event streams end (abrupt=True: connections cut)
+    server.fail("MessageSendText", 2)          # the next 2 sends fail (UNAVAILABLE, or the status given)
     await server.stop()
 """
 from __future__ import annotations
@@ -60,6 +61,8 @@ class PuppetServer:
         self.dong = True  # False: Ding is accepted but no Dong comes back (a gateway whose event stream is stuck)
         self.sent: list[Sent] = []
         self.calls: list[str] = []  # RPC names in the order they arrived
+        self.call_times: list[tuple[str, float]] = []  # (RPC name, time.monotonic() on arrival) for each of calls
+        self._faults: dict[str, list[Status]] = {}  # RPC name -> the statuses its next calls fail with
         self._contacts = {self_id: self_name}
         self._rooms: dict[str, tuple[str, list[str]]] = {}
         self._messages: dict[str, pb.MessagePayloadResponse] = {}
@@ -124,6 +127,15 @@ class PuppetServer:
         self._emit(pb.EventType.EVENT_TYPE_MESSAGE, {"messageId": message_id})
         return message_id
 
+    def fail(self, rpc: str, times: int, status: Status = Status.UNAVAILABLE) -> None:
+        """The next ``times`` calls of ``rpc`` fail with ``status`` and do nothing (UNAVAILABLE: the gateway lost
+        WeChat; INTERNAL: it broke; NOT_FOUND: no such chat)."""
+        self._faults.setdefault(rpc, []).extend([status] * times)
+
+    async def wait_calls(self, rpc: str, n: int, timeout: float = 5.0) -> None:
+        """Until ``rpc`` was called ``n`` times, failed calls included."""
+        await self._until(lambda: self.calls.count(rpc) >= n, timeout, f"{n} {rpc} call(s)")
+
     async def wait_sent(self, n: int, timeout: float = 5.0) -> list[Sent]:
         """The first ``n`` messages the client sent, once there are that many."""
         await self._until(lambda: len(self.sent) >= n, timeout, f"{n} sent message(s) (got {len(self.sent)})")
@@ -175,6 +187,10 @@ class PuppetServer:
         async def handle(stream: grpclib.server.Stream) -> None:
             request = await stream.recv_message()
             self.calls.append(name)
+            self.call_times.append((name, time.monotonic()))
+            self._notify()
+            if self._faults.get(name):
+                raise GRPCError(self._faults[name].pop(0), f"tests/puppet_server.py: {name} failed as asked")
             if rpc is None:
                 raise GRPCError(Status.UNIMPLEMENTED, f"tests/puppet_server.py does not implement {name}")
             try:

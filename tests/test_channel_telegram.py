@@ -14,6 +14,7 @@ from bot.chat import Incoming, Reply, SendFailed
 from botapi_server import BotApiServer, ChatAction
 from conftest import TELEGRAM_TOKEN as TOKEN
 from core.config import BotTelegram, ConfigError
+from log_events import log_seen
 
 SECRET = TOKEN.split(":")[1]
 BOT_ID = 123456
@@ -193,19 +194,6 @@ async def test_on_message_error_and_send_errors_do_not_stop_the_channel(server, 
     assert any("Forbidden" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 
-class LogSeen(logging.Handler):
-    """Sets ``seen`` when a log record containing ``text`` is emitted (on the event loop's thread)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-        self.seen = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.text in record.getMessage():
-            self.seen.set()
-
-
 async def test_flood_limit_waits_retry_after_then_delivers_once(server, rec):
     server.fail("sendMessage", 1, 429, retry_after=1)
     pushed = push_group(server, "@clone_bot hi")
@@ -271,16 +259,12 @@ async def test_a_reply_sent_during_an_outage_is_delivered_after_it(server):
     await server.wait_polling()
     server.push_text(ALICE, "hi", user_id=ALICE, first_name="Alice")
     await recorder.done()
-    retrying = LogSeen("telegram: sending to chat")
-    logging.getLogger("bot.channels.sending").addHandler(retrying)
-    try:
+    with log_seen("bot.channels.sending", "telegram: sending to chat") as retrying:
         await server.stop()
         sending = asyncio.create_task(recorder.replies[0].send("still there?"))
-        await asyncio.wait_for(retrying.seen.wait(), 5)  # a send failed for want of a server
+        await asyncio.wait_for(retrying.wait(), 5)  # a send failed for want of a server
         await server.start()
         await asyncio.wait_for(sending, 5)
-    finally:
-        logging.getLogger("bot.channels.sending").removeHandler(retrying)
     assert [s.text for s in server.sent] == ["echo: hi", "still there?"]
     await stop(task)
 

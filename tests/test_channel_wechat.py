@@ -10,14 +10,19 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from grpclib.const import Status
+
+from bot.channels.sending import SendRetry
 from bot.channels.wechat import ENV_ENDPOINT, ENV_TOKEN, WechatChannel
-from bot.chat import Incoming, Reply
+from bot.chat import Incoming, Reply, SendFailed
 from bot.wechaty_compat import import_wechaty
 from core.config import BotWechat, ConfigError
+from log_events import log_seen
 from puppet_server import PuppetServer
 
 SELF, ALICE, BOB, ROOM = "wxid_clone", "wxid_alice", "wxid_bob", "r1@chatroom"
 TOKEN = "test-token-5e3c9a"
+FAST_RETRY = SendRetry(attempts=4, initial_s=0.01, max_s=0.05, budget_s=10)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -32,6 +37,8 @@ class Recorder:
     def __init__(self) -> None:
         self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
         self.replies: list[Reply] = []
+        self.send_failures: list[SendFailed] = []
+        self.finished: asyncio.Queue[str] = asyncio.Queue()  # texts whose on_message call returned normally
 
     async def __call__(self, incoming: Incoming, reply: Reply) -> None:
         self.inbox.put_nowait(incoming)
@@ -43,12 +50,20 @@ class Recorder:
         if incoming.by_owner and incoming.chat_id != SELF:
             return
         await reply.typing()
-        await reply.send(f"re: {incoming.text}")
-        if incoming.text == "两句":
-            await reply.send(f"re: {incoming.text} (2)")
+        try:
+            await reply.send(f"re: {incoming.text}")
+            if incoming.text == "两句":
+                await reply.send(f"re: {incoming.text} (2)")
+        except SendFailed as exc:
+            self.send_failures.append(exc)
+        self.finished.put_nowait(incoming.text)
 
     async def next(self) -> Incoming:
         return await asyncio.wait_for(self.inbox.get(), 5)
+
+    async def done(self) -> str:
+        """The text of the next message whose on_message call returned."""
+        return await asyncio.wait_for(self.finished.get(), 5)
 
 
 @pytest.fixture
@@ -58,7 +73,8 @@ def server(puppet) -> PuppetServer:
 
 @contextlib.asynccontextmanager
 async def channel_running(server: PuppetServer, **options) -> AsyncIterator[tuple[asyncio.Task[None], Recorder]]:
-    channel = WechatChannel(server.endpoint, TOKEN, backoff_initial_s=0.05, backoff_max_s=0.2, **options)
+    channel = WechatChannel(server.endpoint, TOKEN, backoff_initial_s=0.05, backoff_max_s=0.2,
+                            **{"send_retry": FAST_RETRY} | options)
     recorder = Recorder()
     task = asyncio.create_task(channel.run(recorder))
     try:
@@ -157,6 +173,7 @@ async def test_echo_of_the_clones_own_reply_is_not_the_owner(running, server, mo
 async def test_reconnects_after_the_service_restarts(running, server, abrupt):
     server.push_message(ALICE, "第一条", room_id=ROOM)
     await running.next()
+    assert await running.done() == "第一条"  # answered before the restart
     await server.restart(abrupt=abrupt)
     await server.login()  # waits until the channel listens again
     server.push_message(ALICE, "第二条")
@@ -201,21 +218,68 @@ async def test_an_exception_in_on_message_does_not_stop_the_channel(running, ser
     assert "responder bug" in caplog.text
 
 
-async def test_a_reply_kept_across_a_reconnect(running, server, caplog):
+async def test_a_reply_kept_across_a_reconnect(running, server):
     server.push_message(ALICE, "在吗")
     await running.next()
     await server.wait_sent(1)
     reply = running.replies[-1]
 
     await server.stop(abrupt=True)
-    await asyncio.sleep(0.1)
-    await reply.send("掉线了")  # logged, not raised
-    assert any(r.levelno == logging.WARNING and ALICE in r.getMessage() for r in caplog.records)
+    with pytest.raises(SendFailed, match=f"{ALICE} failed after {FAST_RETRY.attempts} attempt"):
+        await reply.send("掉线了")  # the outage outlasts the retries
 
     await server.start()
     await server.login()
     await reply.send("回来了")  # sent through the new connection
     assert [s.text for s in await server.wait_sent(2)] == ["re: 在吗", "回来了"]
+
+
+async def test_a_reply_sent_during_an_outage_is_delivered_after_it(server):
+    patient = SendRetry(attempts=100, initial_s=0.01, max_s=0.05, budget_s=10)
+    async with channel_running(server, send_retry=patient) as (_, recorder):
+        await server.login()
+        server.push_message(ALICE, "在吗")
+        assert await recorder.done() == "在吗"
+        with log_seen("bot.channels.sending", f"wechat: sending to {ALICE}") as retrying:
+            await server.stop(abrupt=True)
+            sending = asyncio.create_task(recorder.replies[0].send("刚掉线了"))
+            await asyncio.wait_for(retrying.wait(), 5)  # an attempt failed for want of a service
+            await server.start()
+            await server.login()
+            await asyncio.wait_for(sending, 5)
+        assert [s.text for s in server.sent] == ["re: 在吗", "刚掉线了"]
+
+
+async def test_a_failing_send_is_retried_and_delivered_once_with_its_mention(running, server):
+    server.fail("MessageSendText", 2, Status.UNAVAILABLE)
+    server.push_message(BOB, "@林小夏\u2005在吗", room_id=ROOM, mention_ids=[SELF])
+
+    assert await running.done() == "在吗"
+
+    assert running.send_failures == []
+    assert [(s.text, s.mention_ids) for s in server.sent] == [("@Bob re: 在吗", (BOB,))]
+    first, second, third = [t for rpc, t in server.call_times if rpc == "MessageSendText"]
+    assert second - first >= FAST_RETRY.initial_s and third - second >= 2 * FAST_RETRY.initial_s
+
+
+async def test_a_persistently_failing_send_raises_after_bounded_attempts(running, server):
+    server.fail("MessageSendText", 100, Status.INTERNAL)
+    server.push_message(ALICE, "在吗")
+
+    assert await running.done() == "在吗"
+
+    [failure] = running.send_failures
+    assert f"{ALICE} failed after {FAST_RETRY.attempts} attempt(s)" in str(failure) and "INTERNAL" in str(failure)
+    assert server.calls.count("MessageSendText") == FAST_RETRY.attempts and server.sent == []
+
+
+async def test_a_refused_send_is_not_retried(running, server):
+    server.fail("MessageSendText", 1, Status.NOT_FOUND)
+    server.push_message(ALICE, "在吗")
+
+    assert await running.done() == "在吗"
+
+    assert len(running.send_failures) == 1 and server.calls.count("MessageSendText") == 1
 
 
 @contextlib.contextmanager

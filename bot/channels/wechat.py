@@ -9,6 +9,12 @@ messages; the channel drops those by message id, so its replies never look like 
 The client gives up silently (its ``start()`` returns when the event stream ends, and sleeps 60 s after a lost
 connection), so ``run()`` supervises it: each connection is a fresh Wechaty instance, replaced with backoff.
 Replies are resolved against the live instance at send time, so a reply sent after a reconnect still arrives.
+
+Sending follows the contract in ``bot/chat.py``. Each attempt is one ``MessageSendText`` on the connection that is
+up at that moment (not ``say()``, which fetches the sent message afterwards: a failure there would make a
+delivered message look lost and be sent twice). A lost or missing connection, an unavailable or failing service
+and a timed-out call are retried with backoff within ``SendRetry``'s bounds, so a reply survives a short outage
+or a reconnect; an unknown chat or a refused request fails at once; then :class:`SendFailed`.
 """
 from __future__ import annotations
 
@@ -20,6 +26,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
+
+from bot.channels.sending import SendRetry, send_with_retry
 from bot.chat import Incoming, OnMessage
 from bot.wechaty_compat import WechatyApi, import_wechaty, serve, shutdown, wechaty_options
 from core.config import BotWechat, ConfigError
@@ -31,6 +41,9 @@ ENV_TOKEN = "WECHATY_PUPPET_SERVICE_TOKEN"
 FILEHELPER = "filehelper"  # WeChat's "File Transfer" chat: the owner's notepad, like messaging oneself
 _SENT_IDS_KEPT = 2000
 _ECHO_WAIT_S = 10.0  # how long a self message waits for sends in flight (its id may be one of theirs)
+# gRPC statuses that say the request itself is wrong or not allowed: sending it again cannot help
+_REFUSED = frozenset({Status.INVALID_ARGUMENT, Status.NOT_FOUND, Status.ALREADY_EXISTS, Status.PERMISSION_DENIED,
+                      Status.FAILED_PRECONDITION, Status.OUT_OF_RANGE, Status.UNIMPLEMENTED, Status.UNAUTHENTICATED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +53,19 @@ class _Target:
     conversation_id: str
     is_room: bool
     mention_id: str | None = None  # rooms: @mention this member in the reply's first message
+    mention_name: str = ""  # their name, as the mention shows it
 
 
 class WechatChannel:
     name = "wechat"
 
     def __init__(self, endpoint: str, token: str, *, backoff_initial_s: float = 1.0, backoff_max_s: float = 60.0,
-                 stop_timeout_s: float = 5.0, ping_every_s: float = 60.0, ping_timeout_s: float = 15.0):
+                 stop_timeout_s: float = 5.0, ping_every_s: float = 60.0, ping_timeout_s: float = 15.0,
+                 send_retry: SendRetry = SendRetry(), send_timeout_s: float = 30.0):
         self.endpoint = endpoint
         self._token = token
+        self._send_retry = send_retry
+        self._send_timeout_s = send_timeout_s  # one attempt; a half-open connection would hang it for ever
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
         self._stop_timeout_s = stop_timeout_s
@@ -153,7 +170,8 @@ class WechatChannel:
         if room is not None:
             addressed = await msg.mention_self()
             text = (await msg.mention_text()).strip() if addressed else msg.text()
-            target = _Target(room.room_id, True, None if by_owner else talker.contact_id)
+            target = (_Target(room.room_id, True) if by_owner
+                      else _Target(room.room_id, True, talker.contact_id, talker.name))
             return Incoming(self.name, room.room_id, await room.topic() or "", True, talker.contact_id, talker.name,
                             text, addressed, by_owner, _sent_at(msg)), target
         partner = msg.to() if by_owner else talker
@@ -174,30 +192,33 @@ class WechatChannel:
             await asyncio.wait(set(self._sends_in_flight), timeout=_ECHO_WAIT_S)
         return message_id in self._sent_ids
 
-    async def _send(self, target: _Target, text: str, mention: bool) -> bool:
-        bot = self._bot
-        if bot is None:
-            log.warning("wechat: not connected; a reply to %s was dropped", target.conversation_id)
-            return False
+    async def _send(self, target: _Target, text: str, mention: bool) -> None:
+        """Deliver ``text`` or raise SendFailed (see :meth:`bot.chat.Reply.send`)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sends_in_flight.add(done)
         try:
-            if target.is_room:
-                mention_ids = [target.mention_id] if mention and target.mention_id else None
-                sent = await bot.Room.load(target.conversation_id).say(text, mention_ids=mention_ids)
-            else:
-                sent = await bot.Contact.load(target.conversation_id).say(text)
-            if sent is not None:
-                self._sent_ids[sent.message_id] = None
+            message_id = await send_with_retry(functools.partial(self._send_once, target, text, mention),
+                                               _retry_wait, self._send_retry,
+                                               f"wechat: sending to {target.conversation_id}")
+            if message_id:
+                self._sent_ids[message_id] = None
                 if len(self._sent_ids) > _SENT_IDS_KEPT:
                     del self._sent_ids[next(iter(self._sent_ids))]
-            return True
-        except Exception as e:
-            log.warning("wechat: sending to %s failed: %s: %s", target.conversation_id, type(e).__name__, e)
-            return False
         finally:
             self._sends_in_flight.discard(done)
             done.set_result(None)
+
+    async def _send_once(self, target: _Target, text: str, mention: bool) -> str:
+        """One attempt on the current connection; the sent message's id."""
+        bot = self._bot
+        puppet = bot.puppet if bot is not None else None
+        if puppet is None:
+            raise ConnectionError("not connected to the puppet service")
+        mention_ids = None
+        if mention and target.mention_id:  # WeChat shows a mention as "@Name " in the text; the id notifies them
+            mention_ids, text = [target.mention_id], f"@{target.mention_name} {text}"
+        async with asyncio.timeout(self._send_timeout_s):
+            return await puppet.message_send_text(target.conversation_id, text, mention_ids)
 
 
 def _sent_at(msg: Any) -> float:
@@ -216,8 +237,18 @@ class _WechatReply:
         """WeChat shows no typing indicator to others."""
 
     async def send(self, text: str) -> None:
-        if await self._channel._send(self._target, text, self._mention):
-            self._mention = False
+        """See :meth:`bot.chat.Reply.send`: delivered, or :class:`bot.chat.SendFailed`."""
+        await self._channel._send(self._target, text, self._mention)
+        self._mention = False  # only the first message delivered mentions the sender
+
+
+def _retry_wait(exc: Exception) -> float | None:
+    """How a failed send is retried (see :data:`bot.channels.sending.Classify`)."""
+    if isinstance(exc, GRPCError):
+        return None if exc.status in _REFUSED else 0.0
+    if isinstance(exc, (OSError, TimeoutError, StreamTerminatedError, ProtocolError)):
+        return 0.0  # no connection, a lost or stuck one
+    return None
 
 
 @functools.cache
