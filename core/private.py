@@ -55,6 +55,6 @@ def _check_writable(folder: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise NotADirectoryError(20, f"{existing} is a file, not a folder")
-    # a real write, not os.access: that says yes to root on a read-only file system and misreads ACLs
+    # a real write: os.access answers from local permission bits, which network file systems and ACLs overrule
     with tempfile.TemporaryFile(dir=existing):
         pass
