@@ -149,6 +149,10 @@ _CTX = _WORDS["context"]
 _NUMBER_CONTEXT = _Context({k: _CTX[k] for k in ("phone", "generic", "mobile", "qq", "qq_glued", "wechat",
                                                   "not_personal")})
 _HONG_KONG = _Context({"hk": _CTX["hong_kong"]})
+
+
+def _hong_kong(clause: str) -> bool:
+    return _HONG_KONG.nearest(clause)[0] is not None
 _IP_CONTEXT = _Context({"version": _WORDS["ip"]["version"], "address": _WORDS["ip"]["address"]}, width=16)
 _VERSION_AFTER = tuple(w.lower() for w in _WORDS["ip"]["version_after"])
 _PHONE_WORDS = ("phone", "mobile")
@@ -171,7 +175,10 @@ _CHUNK = re.compile(r"\(\+?(\d{1,4})\)|(\d+[Xx]?)")
 
 
 def _chunks(text: str, start: int, end: int) -> list[_Chunk]:
-    token = text[start:end].translate(_FULLWIDTH)
+    token = text[start:end]
+    if token.isascii() and token.isdigit():  # the common case: one plain run of digits
+        return [_Chunk(start, end, token, "", False)]
+    token = token.translate(_FULLWIDTH)
     out, prev = [], None
     for m in _CHUNK.finditer(token):
         sep = token[prev:m.start()] if prev is not None else ""
@@ -200,7 +207,7 @@ def _nanp(chunks: list[_Chunk]) -> bool:
     return chunks[0].paren or all(c.sep.strip() in ("-", "－") for c in chunks[1:])
 
 
-def _classify(chunks: list[_Chunk], plus: bool, ctx: str | None, hk: bool, first: bool) -> str | None:
+def _classify(chunks: list[_Chunk], plus: bool, ctx: str | None, clause: str, first: bool) -> str | None:
     d = "".join(c.digits for c in chunks)
     if ctx == "not_personal":
         return None
@@ -234,7 +241,7 @@ def _classify(chunks: list[_Chunk], plus: bool, ctx: str | None, hk: bool, first
         return "phone"
     # a local number without area code only after a phone word
     if phone_ctx and first and 7 <= len(d) <= 8 and not _looks_like_date(d):
-        if len(d) == 8 and (d[0] == "9" or (d[0] in "56" and (ctx == "mobile" or hk))):
+        if len(d) == 8 and (d[0] == "9" or (d[0] in "56" and (ctx == "mobile" or _hong_kong(clause)))):
             return "phone"
         if d[0] in "2345678":
             return "landline"
@@ -253,8 +260,7 @@ def _number_spans(text: str, start: int, end: int) -> list[Span]:
     ctx, gap = _NUMBER_CONTEXT.nearest(clause)
     if ctx == "qq_glued" and clause[len(clause) - gap:].strip(":：") != "":
         ctx = None  # "q" counts only right before the number
-    hk = _HONG_KONG.nearest(clause)[0] is not None
-    kind = _classify(chunks, plus, ctx, hk, True)
+    kind = _classify(chunks, plus, ctx, clause, True)
     if kind or ctx == "not_personal":
         return [(start, chunks[-1].end, kind)] if kind else []
     # two numbers written next to each other ("13711112222 13733334444"): the longest known number from each
@@ -263,7 +269,7 @@ def _number_spans(text: str, start: int, end: int) -> list[Span]:
     found, i, n = [], 0, len(chunks)
     while i < n:
         for j in range(n - 1 if i == 0 else n, i, -1):
-            kind = _classify(chunks[i:j], plus and i == 0, ctx if i == 0 else None, hk, i == 0)
+            kind = _classify(chunks[i:j], plus and i == 0, ctx if i == 0 else None, clause, i == 0)
             follows = bool(found) and found[-1][1] == chunks[i - 1].end
             if kind and (i == 0 or kind in _STRONG or (kind == "landline" and follows)):
                 found.append((start if i == 0 else chunks[i].start, chunks[j - 1].end, kind))
@@ -282,8 +288,12 @@ _URL_END = r"[A-Za-z0-9\-_~/#=&+%$*@]"
 _D = "[0-9０-９]"
 _SEP = r"(?:[ \u3000]{1,2}|[-－.．]| ?[-－] ?)"
 
+# Every alternative starts with an ASCII character, a full-width digit, ＋, （ or a WeChat word: checking that first
+# lets the engine pass over the Chinese text between candidates without trying each alternative there.
+_FIRST = "".join(sorted({w[0] for w in _WX["strong"] + _WX["weak"]} - set(map(chr, range(128)))))
 _PATTERN = re.compile(
-    rf"(?P<url>(?i:https?://|www\.){_URL_CHARS}*{_URL_END})"
+    rf"(?=[\x00-\x7f０-９＋（{re.escape(_FIRST)}])"
+    rf"(?:(?P<url>(?i:https?://|www\.){_URL_CHARS}*{_URL_END})"
     r"|(?P<email>(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
     rf"|(?P<domain>(?<![A-Za-z0-9.@_-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
     rf"(?:{_alternation(_WORDS['url']['tlds'])})(?![A-Za-z0-9-])(?::\d{{2,5}})?(?:/(?:{_URL_CHARS}*{_URL_END})?)?)"
@@ -296,7 +306,7 @@ _PATTERN = re.compile(
     r"(?![0-9]|\.[0-9]))"
     # digits in groups joined by single separators, maybe a leading + or 00 and an "(area code)"
     rf"|(?P<number>(?:[+＋] ?|(?<![0-9０-９.．]))(?:{_D}+|[(（][+＋]?{_D}{{1,4}}[)）])"
-    rf"(?:{_SEP}?(?:{_D}+|[(（][+＋]?{_D}{{1,4}}[)）]))*(?:[Xx](?![A-Za-z]))?)"
+    rf"(?:{_SEP}?(?:{_D}+|[(（][+＋]?{_D}{{1,4}}[)）]))*(?:[Xx](?![A-Za-z]))?))"
 )
 
 # Cheap pre-check on the lower-cased text: nearly all chat messages have none of these, so the scanner above never
