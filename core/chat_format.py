@@ -77,6 +77,9 @@ def split_reply(reply: str) -> list[str]:
 # ---- tokens: the base model's own chat template, used identically for training and serving ----
 
 IGNORE_INDEX = -100
+# Bumped when rendering changes (labels, escaping, template switches): an adapter records the version it was
+# trained with, and serving refuses a mismatch rather than prompt it with text it never saw.
+FORMAT_VERSION = 2
 
 
 @dataclass(slots=True)
@@ -241,6 +244,11 @@ def fit(messages: list[dict], max_tokens: int, count: Callable[[list[dict]], int
 
 def _ids(tokenizer, messages: list[dict], generation_prompt: bool) -> list[int]:
     return list(tokenizer(_render(tokenizer, messages, generation_prompt), add_special_tokens=False)["input_ids"])
+
+
+def count_prompt_tokens(tokenizer, messages: list[dict]) -> int:
+    """Tokens of the serving prompt for these messages, as prompt_ids renders it."""
+    return len(_ids(tokenizer, messages, True))
 
 
 def encode(tokenizer, messages: list[dict], max_len: int, turns: Collection[int] | None = None) -> Encoded:

@@ -98,28 +98,34 @@ class Model(Section):
                                                                      "('auto': bf16 on GPU, fp32 on CPU).")
 
 
+# Keys a base's preset fills when config.toml leaves them out (core/presets.py); the defaults below are the
+# small-model preset's, for code that reads a Train without a base at hand.
+PRESET = " Unset: from the base's preset (core/presets.toml)."
+
+
 class Train(Section):
     method: Literal["lora", "qlora", "full"] = Field("lora", description="lora (default), qlora (4-bit, GPU "
                                                       "only), full (tiny models).")
     output_dir: Path = Field(Path("runs/clone"), description="Checkpoints, adapter, loss.png and metrics.json.")
-    epochs: float = Field(3.0, gt=0, le=10_000, description="Passes over train.jsonl.")
+    epochs: float = Field(3.0, gt=0, le=10_000, description="Passes over train.jsonl." + PRESET)
     max_steps: int = Field(0, ge=0, le=100_000_000, description="Stop after this many optimizer steps (0: use "
                            "epochs).")
     learning_rate: float = Field(2e-4, gt=0, le=1, description="Peak learning rate (cosine schedule); ~1e-4–2e-4 for "
-                                 "LoRA on real models, ~2e-3 for the tiny base.")
+                                 "LoRA on real models." + PRESET)
     batch_size: int = Field(8, ge=1, le=4096, description="Samples per step (packed into one row when packing).")
     grad_accum: int = Field(1, ge=1, le=4096, description="Gradient accumulation steps.")
-    cutoff_len: int = Field(1024, ge=16, le=MAX_TOKENS, description="Max tokens of one sample; oldest turns go first.")
+    cutoff_len: int = Field(1024, ge=16, le=MAX_TOKENS, description="Max tokens of one sample; oldest turns go "
+                            "first." + PRESET)
     packing: bool = Field(True, description="Pack samples into one row (position ids restart, no padding).")
-    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank.")
-    lora_alpha: int = Field(32, ge=1, le=65_536, description="LoRA scaling (alpha / r multiplies the update).")
+    lora_r: int = Field(16, ge=1, le=1024, description="LoRA rank." + PRESET)
+    lora_alpha: int = Field(32, ge=1, le=65_536, description="LoRA scaling (alpha / r multiplies the update)." + PRESET)
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
     target_modules: list[str] | Literal["all-linear"] = Field("all-linear", min_length=1, description="Layers that "
                                                                  "get LoRA adapters: 'all-linear' or a list of module "
-                                                                 "names.")
+                                                                 "names." + PRESET)
     warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of steps spent warming up the LR.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for initialisation and data order.")
-    gradient_checkpointing: bool = Field(False, description="Trade compute for memory on big models.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory on big models." + PRESET)
 
 
 class EvalConfig(Section):

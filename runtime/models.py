@@ -25,6 +25,17 @@ def torch_dtype(name: str):
     return torch.float32
 
 
+def checkpoint_dtype(path: str) -> str:
+    """The dtype a checkpoint was published in (config.json's dtype / torch_dtype), as a `model.dtype` name;
+    "auto" if it says none."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path)
+    found = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    name = str(found).removeprefix("torch.") if found is not None else "auto"
+    return name if name in ("float32", "bfloat16", "float16") else "auto"
+
+
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 

@@ -59,7 +59,8 @@ def build(name: str, out: Path, *, seed: int = 0) -> Path:
     family = families()[name]
     out.mkdir(parents=True, exist_ok=True)
     _write_tokenizer(family, out)
-    extra = {"head_dim": SHRUNK["hidden_size"] // SHRUNK["num_attention_heads"]} if family["model_type"] == "qwen3" else {}
+    head_dim = SHRUNK["hidden_size"] // SHRUNK["num_attention_heads"]
+    extra = {"head_dim": head_dim} if family["model_type"] == "qwen3" else {}  # Qwen3 configs name it
     config = AutoConfig.for_model(family["model_type"], **SHRUNK, **extra, vocab_size=family["vocab_size"],
                                   tie_word_embeddings=family["tie_word_embeddings"], bos_token_id=QWEN_BOS,
                                   eos_token_id=family["eos_token_id"], dtype="bfloat16")

@@ -107,3 +107,37 @@ async def puppet():
     await server.start()
     yield server
     await server.stop()
+
+
+# ---- shrunk real-family bases (tests/test_conformance.py, tests/test_presets.py) ----
+
+@pytest.fixture(scope="session")
+def shrunk(tmp_path_factory):
+    """Family name (scripts/shrunk_families.toml) -> folder of its shrunk real-vocabulary base, each built on
+    first use (a couple of seconds)."""
+    built: dict[str, object] = {}
+
+    def get(name: str):
+        if name not in built:
+            from scripts.make_shrunk_base import build
+
+            built[name] = build(name, tmp_path_factory.mktemp(name.replace(".", "_")))
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def loaded(shrunk):
+    """Family name -> (tokenizer, fp32 model) of its shrunk base, loaded once."""
+    from runtime.models import load_model, load_tokenizer
+
+    cache: dict[str, tuple] = {}
+
+    def get(name: str):
+        if name not in cache:
+            path = str(shrunk(name))
+            cache[name] = (load_tokenizer(path), load_model(path, "float32").eval())
+        return cache[name]
+
+    return get

@@ -63,3 +63,36 @@ async def openai_server(answer: str, seen: list | None = None) -> AsyncIterator[
         yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
     finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def vllm_server(served: list[str], answer, seen: list | None = None) -> AsyncIterator[str]:
+    """What vLLM's OpenAI-compatible server does for the bot, on 127.0.0.1: GET /v1/models lists ``served`` (vLLM:
+    the base, then each ``--lora-modules`` name); POST /v1/chat/completions answers only a served model (404 in
+    vLLM's error shape otherwise) with ``answer(body)`` — a function of the whole request, so a test can render the
+    messages with the request's ``chat_template_kwargs`` as vLLM does. Appends every body to ``seen``."""
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "vllm"}
+                                                            for m in served]})
+
+    async def completions(request: web.Request) -> web.Response:
+        body = await request.json()
+        if seen is not None:
+            seen.append(body)
+        if body.get("model") not in served:
+            return web.json_response({"object": "error", "message": f"The model `{body.get('model')}` does not "
+                                      "exist.", "type": "NotFoundError", "code": 404}, status=404)
+        return web.json_response({"id": "x", "object": "chat.completion", "model": body["model"], "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": answer(body)}, "finish_reason": "stop"}]})
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
+    finally:
+        await runner.cleanup()

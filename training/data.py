@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.chat_format import IGNORE_INDEX, encode
+from core.chat_format import IGNORE_INDEX, encode_sample
 
 
 @dataclass
@@ -37,15 +37,16 @@ def encode_file(tokenizer, path: Path, cutoff_len: int) -> tuple[list[dict], Enc
     stats = EncodeStats()
     out = []
     for row in read_jsonl(path):
-        enc = encode(tokenizer, row["messages"], cutoff_len)
-        trained = sum(1 for x in enc.labels if x != IGNORE_INDEX)
-        stats.dropped_turns += enc.dropped_turns
-        if not trained:
-            stats.empty += 1
-            continue
-        stats.samples += 1
-        stats.tokens += len(enc.input_ids)
-        stats.trained_tokens += trained
-        stats.lengths.append(len(enc.input_ids))
-        out.append({"input_ids": enc.input_ids, "labels": enc.labels})
+        # one sequence per sample, or several where the template renders history differently (encode_sample)
+        for enc in encode_sample(tokenizer, row["messages"], cutoff_len):
+            trained = sum(1 for x in enc.labels if x != IGNORE_INDEX)
+            stats.dropped_turns += enc.dropped_turns
+            if not trained:
+                stats.empty += 1
+                continue
+            stats.samples += 1
+            stats.tokens += len(enc.input_ids)
+            stats.trained_tokens += trained
+            stats.lengths.append(len(enc.input_ids))
+            out.append({"input_ids": enc.input_ids, "labels": enc.labels})
     return out, stats

@@ -20,6 +20,7 @@ from pathlib import Path
 from core.chat_format import BURST_SEPARATOR, IGNORE_INDEX, split_reply
 from core.config import Config, ConfigError
 from runtime.decoding import Decoding, generate_replies
+from runtime.manifest import reconcile
 from runtime.models import adapter_dir, load_for_generation
 from data_prep.profile import style_stats
 
@@ -174,6 +175,9 @@ def evaluate(cfg: Config, *, limit: int | None = None, progress: bool = True) ->
             raise ConfigError(f"{p} not found: run `make dataset` first")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit {limit}: must be at least 1")
+    # the persona prompt and cutoff_len the clone was trained with; prompts render with thinking off
+    # (core.chat_format), so a reasoning base answers rather than spending the reply budget on reasoning
+    reconcile(cfg, adapter_dir(cfg))
     if e.max_new_tokens >= cfg.train.cutoff_len:
         raise ConfigError(f"{cfg.source}: eval.max_new_tokens: must be below train.cutoff_len "
                           f"({cfg.train.cutoff_len}) to leave room for the prompt")

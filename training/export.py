@@ -16,7 +16,8 @@ from pathlib import Path
 from core.config import Config, ConfigError
 
 from runtime.manifest import read_manifest
-from runtime.models import adapter_dir, load_clone
+from runtime.models import adapter_dir, checkpoint_dtype, load_clone
+from runtime.stops import stop_ids
 
 NOTE = "chatclone_export.json"  # marks a folder as ours: only such a folder is ever replaced
 
@@ -88,9 +89,15 @@ def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True
     with _quiet(progress):
         # load_clone never quantizes, so a qlora adapter is attached to the bf16/fp16/fp32 base here: peft
         # cannot merge into bitsandbytes 4-bit weights cleanly.
-        model, tokenizer = load_clone(adapter, cfg.model.dtype)
+        # in the base's own dtype (bf16 for hub checkpoints), not the CPU's fp32 default: the same size as the
+        # base on disk; model.dtype, when set, wins
+        base_path = read_manifest(adapter).base_path
+        dtype = cfg.model.dtype if cfg.model.dtype != "auto" else checkpoint_dtype(base_path)
+        model, tokenizer = load_clone(adapter, dtype)
         merged = model.merge_and_unload() if isinstance(model, PeftModel) else model
         merged.config.use_cache = True  # training turns the KV cache off; a served model wants it back
+        # any server then stops on the template's end of turn, even for a base whose eos is another token
+        merged.generation_config.eos_token_id = sorted(stop_ids(tokenizer, merged))
         dtype = str(next(merged.parameters()).dtype).removeprefix("torch.")
 
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +105,7 @@ def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True
         try:
             merged.save_pretrained(str(tmp))  # safetensors + config.json + generation_config.json
             tokenizer.save_pretrained(str(tmp))
-            note = {"base": cfg.model.base, "base_path": read_manifest(adapter).base_path, "adapter": str(adapter),
+            note = {"base": cfg.model.base, "base_path": base_path, "adapter": str(adapter),
                     "method": "full" if merged is model else cfg.train.method, "dtype": dtype,
                     "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "load": "AutoModelForCausalLM.from_pretrained(path); AutoTokenizer.from_pretrained(path)"}

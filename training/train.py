@@ -14,11 +14,13 @@ from pathlib import Path
 
 from core.config import Config, ConfigError
 
-from runtime.manifest import Manifest, write_manifest
+from core.chat_format import FORMAT_VERSION
+from runtime.manifest import Manifest, fingerprint, write_manifest
 from runtime.models import load_model, load_tokenizer
 
 from .prerequisites import ensure_base
 from .data import encode_file
+from .preflight import preflight, report
 
 
 def peft_wrap(cfg: Config, model):
@@ -80,6 +82,8 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
 
     path = ensure_base(cfg, progress)
     tokenizer = load_tokenizer(path)
+    plan = preflight(cfg, path, tokenizer)  # resolves cfg.train (presets) and refuses what cannot work, up front
+    report(cfg, plan, out)
     train_rows, train_stats = encode_file(tokenizer, data_dir / "train.jsonl", t.cutoff_len)
     dev_rows, dev_stats = encode_file(tokenizer, data_dir / "dev.jsonl", t.cutoff_len)
     if not train_rows:
@@ -96,7 +100,6 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
             print(f"train: flex_attention unavailable ({e}); using {model.config._attn_implementation}",
                   file=sys.stderr)
     if t.method != "full":
-        _check_embedding_targets(cfg, model)
         model = peft_wrap(cfg, model)
     if t.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -131,9 +134,16 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
             shutil.rmtree(adapter)
         trainer.model.save_pretrained(str(adapter))
         tokenizer.save_pretrained(str(adapter))
-        write_manifest(adapter, Manifest(base=cfg.model.base, base_path=path, method=t.method))
+        d = cfg.dataset
+        write_manifest(adapter, Manifest(
+            base=cfg.model.base, base_path=path, method=t.method, base_revision=plan.base_revision,
+            persona_prompt=cfg.persona.system_prompt, cutoff_len=t.cutoff_len, burst_gap_s=d.burst_gap_s,
+            session_gap_s=d.session_gap_s, chat_format=FORMAT_VERSION, end_of_turn=plan.end_of_turn,
+            template_kwargs=plan.template_kwargs, preset=plan.preset.preset, train=t.model_dump(mode="json"),
+            dataset=fingerprint(data_dir / "train.jsonl", data_dir / "dev.jsonl"), warnings=plan.warnings))
     metrics = {
-        "base": cfg.model.base, "base_path": path, "method": t.method, "resumed_from": last,
+        "base": cfg.model.base, "base_path": path, "method": t.method, "preset": plan.preset.preset,
+        "resumed_from": last, "warnings": plan.warnings,
         "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
         "train_loss": round(result.training_loss, 4),
         "train_samples": train_stats.samples, "train_tokens": train_stats.tokens,
@@ -150,17 +160,6 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
         _plot_loss(trainer.state.log_history, out / "loss.png")
     return metrics
-
-
-def _check_embedding_targets(cfg: Config, model) -> None:
-    """LoRA on embed_tokens/lm_head (what the tiny base needs) cannot be merged or served when the model ties
-    its input and output embeddings (Qwen2.5 up to 3B does): both deltas would land in the one shared matrix."""
-    targets = cfg.train.target_modules
-    tied = getattr(model.config, "tie_word_embeddings", False)
-    if tied and isinstance(targets, list) and {"embed_tokens", "lm_head"} & set(targets):
-        raise ConfigError(f"{cfg.source}: train.target_modules: embed_tokens/lm_head on {cfg.model.base}, whose "
-                          "input and output embeddings are tied, cannot be merged or served; use "
-                          "target_modules = \"all-linear\" for real models")
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
