@@ -62,7 +62,7 @@ def test_counts_accumulate():
 
 
 # ---------------------------------------------------------------------------------------------- labelled sets
-@pytest.mark.parametrize("name", ["main.jsonl", "heldout.jsonl"])
+@pytest.mark.parametrize("name", ["main.jsonl", "heldout.jsonl", "fresh.jsonl"])
 def test_labelled_set_meets_recall_and_false_positive_targets(name):
     rows = load([SETS / name])
     sc = score(rows, spans)
