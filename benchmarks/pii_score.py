@@ -10,6 +10,12 @@ older version) is scored from what `mask()` returns, its placeholders aligned ba
 - exact: a masked range equals the labelled span (boundaries right, nothing around it eaten);
 - false positives: negative lines with anything masked, and masked ranges on positive lines that touch no label.
 
+Labels: the value is the identifier as written (its +86, brackets and separators), without the words before it
+("QQ号：", "微信"). phone = mobiles and numbers with a foreign country code (also UK/US/HK mobiles written locally);
+landline = mainland fixed lines (+86 and an area code included) and local numbers after a phone word; digits after a
+WeChat word that form a mobile are a phone. main.jsonl was written before the rules were tuned on it; heldout.jsonl
+after, and fresh.jsonl after every rule change.
+
     python benchmarks/pii_score.py [SET.jsonl ...] [--pii path/to/pii.py] [--list] [--speed]
 """
 from __future__ import annotations

@@ -149,13 +149,13 @@ _CTX = _WORDS["context"]
 _NUMBER_CONTEXT = _Context({k: _CTX[k] for k in ("phone", "generic", "mobile", "qq", "qq_glued", "wechat",
                                                   "not_personal")})
 _HONG_KONG = _Context({"hk": _CTX["hong_kong"]})
+_IP_CONTEXT = _Context({"version": _WORDS["ip"]["version"], "address": _WORDS["ip"]["address"]}, width=16)
+_VERSION_AFTER = tuple(w.lower() for w in _WORDS["ip"]["version_after"])
+_PHONE_WORDS = ("phone", "mobile")
 
 
 def _hong_kong(clause: str) -> bool:
     return _HONG_KONG.nearest(clause)[0] is not None
-_IP_CONTEXT = _Context({"version": _WORDS["ip"]["version"], "address": _WORDS["ip"]["address"]}, width=16)
-_VERSION_AFTER = tuple(w.lower() for w in _WORDS["ip"]["version_after"])
-_PHONE_WORDS = ("phone", "mobile")
 
 
 # ---------------------------------------------------------------------------------------------- numbers
@@ -255,7 +255,8 @@ def _number_spans(text: str, start: int, end: int) -> list[Span]:
     chunks = _chunks(text, start, end)
     if not chunks:
         return []
-    plus = text[start] in "+＋" or (chunks[0].paren and "+" in text[chunks[0].start:chunks[0].end].translate(_FULLWIDTH))
+    # "+86 …", "(+86)138…"
+    plus = text[start] in "+＋" or (chunks[0].paren and text[chunks[0].start + 1] in "+＋")
     clause = _NUMBER_CONTEXT.clause(text, start)
     ctx, gap = _NUMBER_CONTEXT.nearest(clause)
     if ctx == "qq_glued" and clause[len(clause) - gap:].strip(":：") != "":
@@ -270,7 +271,7 @@ def _number_spans(text: str, start: int, end: int) -> list[Span]:
     while i < n:
         for j in range(n - 1 if i == 0 else n, i, -1):
             kind = _classify(chunks[i:j], plus and i == 0, ctx if i == 0 else None, clause, i == 0)
-            follows = bool(found) and found[-1][1] == chunks[i - 1].end
+            follows = i > 0 and bool(found) and found[-1][1] == chunks[i - 1].end
             if kind and (i == 0 or kind in _STRONG or (kind == "landline" and follows)):
                 found.append((start if i == 0 else chunks[i].start, chunks[j - 1].end, kind))
                 i = j
