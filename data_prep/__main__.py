@@ -60,6 +60,8 @@ def _build(cfg, quiet: bool) -> int:
           f"{sum(r.clean.pii.values())} PII items masked) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     for e in r.log.errors:
         print(f"warning: {e}", file=sys.stderr)
+    for note in r.log.decoding_notes():
+        print(f"warning: {note}", file=sys.stderr)
     print(f"wrote {r.out_dir}/{{train.jsonl,dev.jsonl,profile.json,report.md,lengths.png}}", file=sys.stderr)
     return 0
 
@@ -94,6 +96,8 @@ def _inspect(paths: list[Path], me: frozenset[str], fmt: str | None) -> int:
         for reason, n in log.counts.most_common():
             where = [f"{s.path}:{s.line}" if s.line else s.path for s in log.skips if s.reason == reason][:3]
             print(f"  {n} × {reason}  (e.g. {', '.join(where)})", file=err)
+    for note in log.decoding_notes():
+        print(f"warning: {note}", file=err)
     for e in log.errors:
         print(f"error: {e}", file=err)
     return 1 if log.errors and not total else 0

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import shutil
 import sys
+import tempfile
 from contextlib import contextmanager
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -17,27 +19,16 @@ from .clean import CleanStats, clean
 from .formats import read_all
 from .profile import catchphrases, style_stats
 from .records import Message
-from .samples import Sample, SampleStats, build_samples, split
+from .result import BuildResult
+from .samples import SampleStats, build_samples, split
 from .sessions import SessionStats, by_chat, split_sessions
 from .sources import ParseLog
+
+OUTPUTS = ("train.jsonl", "dev.jsonl", "profile.json", "report.md", "lengths.png")
 
 
 class DatasetError(Exception):
     """The build produced nothing usable; the message says what to fix."""
-
-
-@dataclass
-class BuildResult:
-    out_dir: Path
-    train: list[Sample]
-    dev: list[Sample]
-    log: ParseLog
-    clean: CleanStats
-    sessions: SessionStats
-    samples: SampleStats
-    profile: dict
-    file_messages: Counter = field(default_factory=Counter)  # file -> messages read
-    owner_files: Counter = field(default_factory=Counter)  # file -> owner messages read (before cleaning)
 
 
 def _count_files(messages, file_messages: Counter, owner_files: Counter):
@@ -111,12 +102,43 @@ def _nothing_read(inputs: list[Path], log: ParseLog) -> str:
 
 
 def write(r: BuildResult) -> None:
+    """Write every output into a folder beside ``out_dir``, then swap it in: a build that fails on the way leaves
+    the previous outputs as they were, never a mix of old and new files."""
     from .report import write_report  # matplotlib is slow to import; only needed here
 
-    r.out_dir.mkdir(parents=True, exist_ok=True)
-    for name, samples in (("train.jsonl", r.train), ("dev.jsonl", r.dev)):
-        with open(r.out_dir / name, "w", encoding="utf-8") as f:
-            for s in samples:
-                f.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
-    (r.out_dir / "profile.json").write_text(json.dumps(r.profile, ensure_ascii=False, indent=1), encoding="utf-8")
-    write_report(r)
+    out = r.out_dir
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".new", dir=out.parent))
+    try:
+        for name, samples in (("train.jsonl", r.train), ("dev.jsonl", r.dev)):
+            with open(staging / name, "w", encoding="utf-8") as f:
+                for s in samples:
+                    f.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
+        (staging / "profile.json").write_text(json.dumps(r.profile, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_report(r, staging)
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after a swap
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Make ``staging``'s files the outputs in ``out``.
+
+    A folder holding nothing but our outputs is replaced whole (two renames; the old one is restored if the second
+    fails). A folder that also holds files of the user's gets each output replaced by its finished new version.
+    """
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    if all(p.name in OUTPUTS for p in out.iterdir()):
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.rename(out, old)
+        try:
+            os.rename(staging, out)
+        except OSError:
+            os.rename(old, out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    for name in OUTPUTS:
+        os.replace(staging / name, out / name)

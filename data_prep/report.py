@@ -1,10 +1,9 @@
 """report.md and lengths.png: what went in, what came out, what was dropped and why."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-if TYPE_CHECKING:
-    from .build import BuildResult
+from .result import BuildResult
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -17,15 +16,24 @@ def _sample_chars(s) -> int:
     return sum(len(m["content"]) for m in s.messages)
 
 
-def write_report(r: BuildResult) -> None:
+def write_report(r: BuildResult, folder: Path) -> None:
+    """report.md and lengths.png into ``folder`` (the build writes them beside the other outputs, then swaps)."""
     samples = r.train + r.dev
     lines = ["# Dataset report", "",
              f"- samples: **{len(r.train)} train**, **{len(r.dev)} dev** (dev = the latest conversations)",
              f"- messages kept: {r.clean.kept} of {sum(r.clean.kinds.values())} read from {len(r.log.files)} files",
              f"- assistant turns: {sum(1 for s in samples for m in s.messages if m['role'] == 'assistant')}", ""]
     lines += ["## Files", ""]
-    lines += _table(["file", "format", "messages", "yours"],
-                    [[f, fmt, r.file_messages[f], r.owner_files[f]] for f, fmt in sorted(r.log.files.items())])
+    dec = r.log.decodings
+    lines += _table(["file", "format", "encoding", "messages", "yours", "undecodable characters"],
+                    [[f, fmt, dec[f].encoding if f in dec else "", r.file_messages[f], r.owner_files[f],
+                      dec[f].replaced if f in dec else 0] for f, fmt in sorted(r.log.files.items())])
+    notes = r.log.decoding_notes()
+    if notes:
+        lines += ["**Check these files:** their text is not exactly what the bytes say. Undecodable bytes were "
+                  "replaced by U+FFFD (a broken copy, or an encoding that was not recognised); an encoding other "
+                  "than UTF-8/UTF-16 was a guess. Re-export as UTF-8 if the messages read wrong.", ""]
+        lines += [f"- `{n}`" for n in notes] + [""]
     no_owner = [f for f in r.log.files if r.file_messages[f] and not r.owner_files[f]]
     if no_owner:
         lines += ["**Warning:** no message was recognised as yours in: " + ", ".join(no_owner)
@@ -50,7 +58,8 @@ def write_report(r: BuildResult) -> None:
     lines += ["## Lines the parsers skipped", ""]
     lines += _table(["reason", "count"], [[k, n] for k, n in r.log.counts.most_common()] or [["(none)", 0]])
     if r.log.skips:
-        lines += ["Examples:", ""] + [f"- `{s.path}:{s.line or ''}` {s.reason}" for s in r.log.skips[:30]] + [""]
+        lines += ["Examples:", ""] + [f"- `{s.path}:{s.line}` {s.reason}" if s.line else f"- `{s.path}` {s.reason}"
+                                     for s in r.log.skips[:30]] + [""]
     if r.log.errors:
         lines += ["## Files that could not be read", ""] + [f"- {e}" for e in r.log.errors] + [""]
     p = r.profile
@@ -71,11 +80,11 @@ def write_report(r: BuildResult) -> None:
         sizes = sorted(_sample_chars(s) for s in samples)
         lines += [f"Sample length (chars): median {sizes[len(sizes) // 2]}, p95 {sizes[int(len(sizes) * 0.95)]}, "
                   f"max {sizes[-1]}.", ""]
-    (r.out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    _plot(r)
+    (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    _plot(r, folder)
 
 
-def _plot(r: BuildResult) -> None:
+def _plot(r: BuildResult, folder: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,5 +107,5 @@ def _plot(r: BuildResult) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(r.out_dir / "lengths.png")
+    fig.savefig(folder / "lengths.png")
     plt.close(fig)

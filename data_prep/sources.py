@@ -75,6 +75,14 @@ class ParseLog:
         return {p: d.encoding for p, d in self.decodings.items()
                 if d.encoding and not d.encoding.startswith(("utf-8", "utf-16"))}
 
+    def decoding_notes(self) -> list[str]:
+        """One line per file whose text is not exactly its bytes: characters replaced, or an encoding guessed."""
+        notes = [f"{p}:{d.first_line}: {d.replaced} character(s) could not be decoded and are now U+FFFD (the first "
+                 "on this line)" if d.first_line else f"{p}: {d.replaced} character(s) replaced by U+FFFD"
+                 for p, d in self.replaced_chars().items()]
+        notes += [f"{p}: not UTF-8 or UTF-16, read as {enc}" for p, enc in self.guessed_encodings().items()]
+        return notes
+
 
 # --- decoding ----------------------------------------------------------------------------------------------------
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16-le"),

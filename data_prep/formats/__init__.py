@@ -158,7 +158,8 @@ def read_all(paths: list[Path], log: ParseLog, me: frozenset[str], fmt_name: str
         except ExportError as e:
             log.error(e)
         except RecursionError:
-            log.error(ExportError(path, _line(last), "nested too deeply to read (corrupted JSON?)"))
+            where = " after this line" if last is not None else ""
+            log.error(ExportError(path, _line(last), f"nested too deeply to read{where} (corrupted JSON?)"))
         except Exception as e:  # noqa: BLE001 - a parser bug or input it did not foresee; the run goes on
             where = "after this line" if last is not None else "before the first message"
             log.error(ExportError(path, _line(last), f"reading stopped {where}: {type(e).__name__}: {e}"))
