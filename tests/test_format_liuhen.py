@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from data_prep.formats import detect, liuhen, lz4block, pywxdump, wechat
+from data_prep.formats import detect, liuhen, lz4block, pywxdump, read_all, wechat
 from data_prep.records import Kind
 from data_prep.sources import ExportError, ParseLog, head
 
@@ -226,10 +226,30 @@ def test_empty_file_is_an_error():
         run("bad/empty.csv")
 
 
-def test_undecodable_bytes_are_an_error_with_line():
-    with pytest.raises(ExportError) as e:
-        run("bad/undecodable.csv")
-    assert e.value.line == 2
+def test_undecodable_bytes_are_replaced_and_counted_with_line():
+    log = ParseLog()
+    msgs = list(read_all([FIX / "bad/undecodable.csv"], log, ME))
+    assert [m.text for m in msgs] == ["\ufffd" * 4]
+    d = log.decodings[str(FIX / "bad/undecodable.csv")]
+    assert (d.encoding, d.replaced, d.first_line) == ("utf-8", 4, 2)
+
+
+def test_header_only_csv_is_an_error(tmp_path):
+    p = tmp_path / "messages.csv"
+    p.write_bytes((FIX / "bad/undecodable.csv").read_bytes().split(b"\n")[0] + b"\n")
+    with pytest.raises(ExportError, match="no rows"):
+        list(liuhen.FORMAT.parse(p, ParseLog(), ME))
+
+
+@pytest.mark.parametrize("damaged", ["2\x1524-03-01 20:02:00 阿花", "2024-03-01 20:0\ufffd:00 阿花",
+                                     "2024-13-01 20:02:00 阿花"])
+def test_txt_damaged_header_is_a_skip_not_glued(tmp_path, damaged):
+    p = tmp_path / "读书会.txt"
+    p.write_text(f"2024-03-01 20:01:00 Tom\nhi all\n\n{damaged}\n欢迎\n\n2024-03-01 20:03:00 小明\n好的\n\n"
+                 "2024-03-01 20:04:00 小明\n列表\n\n- 2024-02-01 10:00:00 张三: 不是标题\n", encoding="utf-8")
+    msgs, log = run_format(liuhen, p)
+    assert [m.text for m in msgs] == ["hi all", "好的", "列表\n\n- 2024-02-01 10:00:00 张三: 不是标题"]
+    assert [s[0] for s in skips(log)] == [4]
 
 
 def test_unrecognised_content_is_an_error(tmp_path):

@@ -15,7 +15,9 @@ CSV schemas (spec section 2), all read by position because the header and the ro
 
 TXT: 2.x ``{time} {name}\\n{content}\\n\\n`` (system messages: ``{time} {text}`` with no body), the 2025 rewrite
 ``{time} {name}\\n{content}`` joined by blank lines (system messages: ``{time}`` alone), and the 2025 "AI txt"
-``****date****`` variant that has no times.
+``****date****`` variant that has no times. A line after a blank line that is one slip from a header (a flipped or
+stray byte), or a header whose time is no date, starts a record that cannot be read: a counted skip, never text of
+the record before it.
 
 English-header CSVs are read in one pass; their messages are kept until the end of the file because whether a
 chat is a group (and, per contact, the contact's wxid) is only known from all of its rows.
@@ -33,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ExportError, ParseLog, first_line, read_text
+from ..sources import ExportError, ParseLog, first_line, near_header, read_text
 from . import SimpleFormat
 from .wechat import (GROUP_NOTICE, WXID, bytes_extra_sender, clean_markup, compress_content_xml, convert,
                      looks_like_xml, notice_kind, parse_time)
@@ -451,12 +453,16 @@ class _Record:
 
 # A header after a blank (or whitespace-only) line; starting with a literal "\n" lets the regex engine skip ahead fast.
 _TXT_HEADER_AFTER_BLANK = re.compile(r"\n[^\S\n]*\n(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?: ([^\n]*))?(?=\n|$)")
+# Lines after a blank line that start with a digit but are no header: the few that may be damaged headers
+# (forwarded-history items, ``- time name: text``, are not).
+_OTHER_AFTER_BLANK = re.compile(r"\n[^\S\n]*\n(?=[^\n]{0,2}\d)(?!\s*- \d)"
+                                r"(?!\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?: [^\n]*)?(?:\n|$))([^\n]*)")
 
 
 def _txt_records(path: Path, text: str, log: ParseLog) -> list[_Record]:
     """Records start at a header that is the first line or follows a blank line; bodies may hold blank lines.
     Headers are found by one regex scan over the whole text; only the candidates get Python-level work."""
-    heads: list[tuple[int, int, datetime, str | None]] = []  # (start, end of header line, time, name)
+    heads: list[tuple[int, int, datetime | None, str | None]] = []  # (start, end of header line, time, name)
     s0 = text.rfind("\n", 0, len(text) - len(text.lstrip())) + 1  # the first non-blank line
     e0 = text.find("\n", s0)
     m0 = _TXT_HEADER.fullmatch(text, s0, e0 if e0 >= 0 else len(text))
@@ -465,9 +471,13 @@ def _txt_records(path: Path, text: str, log: ParseLog) -> list[_Record]:
                    if m.start(1) != s0]
     for s, e, stamp, name in candidates:
         when = parse_time(stamp)
-        if when is not None:
-            name = name.strip() if name else ""
-            heads.append((s, e, when, name or None))
+        name = name.strip() if name else ""
+        heads.append((s, e, when, name or None))  # when None: a header with no real time, skipped below
+    # name "" (never a real header's) marks these; a time of None makes both kinds a skip below
+    damaged = [(m.start(1), m.end(), None, "") for m in _OTHER_AFTER_BLANK.finditer(text)
+               if near_header(m[1], _TXT_HEADER)]
+    if damaged:
+        heads = sorted(heads + damaged, key=lambda h: h[0])
     records: list[_Record] = []
     if not heads:
         return records
@@ -482,7 +492,9 @@ def _txt_records(path: Path, text: str, log: ParseLog) -> list[_Record]:
         line_no += text.count("\n", pos, s)
         pos = s
         body = text[e + 1:heads[k + 1][0] if k + 1 < len(heads) else len(text)].rstrip()
-        if name is not None and not body:
+        if when is None:
+            log.skip(path, line_no, "line: damaged message header" if name == "" else "line: bad time in header")
+        elif name is not None and not body:
             records.append(_Record(line_no, when, None, name))  # 2.x notice: `time text`
         else:
             records.append(_Record(line_no, when, name, body))
@@ -560,6 +572,8 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     if csv.field_size_limit() < 1 << 26:
         csv.field_size_limit(1 << 26)  # StrContent XML / forwarded histories can exceed the 128 KiB default
     try:
+        if first.startswith((_CSV_PREFIX, _CN_PREFIX)) and not text.strip().partition("\n")[2].strip():
+            raise ExportError(path, None, "a CSV header and no rows: the export is cut short or empty")
         if first.startswith(_CSV_PREFIX):
             yield from _parse_csv(path, text, log)
         elif first.startswith(_CN_PREFIX):
