@@ -161,3 +161,24 @@ def test_json_files_that_are_not_users_json_are_not_claimed(tmp_path):
         p = tmp_path / name
         p.write_text(body, encoding="utf-8")
         assert not pywxdump.FORMAT.sniff(p, head(p))
+
+
+@pytest.mark.parametrize("name", ["wxid_x_0_5000.csv", "result.json"])
+def test_empty_json_object_is_reported_unless_it_is_users_json(tmp_path, name):
+    p = tmp_path / name
+    p.write_text("{}", encoding="utf-8")
+    assert detect(p) is None or detect(p).name != "pywxdump"
+    with pytest.raises(ExportError):
+        list(pywxdump.FORMAT.parse(p, ParseLog(), frozenset()))
+    users = tmp_path / "users.json"
+    users.write_text("{}", encoding="utf-8")
+    assert detect(users).name == "pywxdump" and list(pywxdump.FORMAT.parse(users, ParseLog(), frozenset())) == []
+
+
+def test_one_damaged_row_does_not_change_how_the_file_is_read(tmp_path):
+    src = (FIX / "v24x_early/wxid_old_0.csv").read_text(encoding="utf-8").split("\n")
+    p = tmp_path / "wxid_old_0.csv"
+    p.write_text("\n".join([src[0], "好" * 1000, *src[1:]]), encoding="utf-8")
+    msgs, log = run_format(pywxdump, p)
+    assert [m.text for m in msgs] == ["早期版本, 没有id", "收到"]
+    assert [s.line for s in log.skips] == [2]

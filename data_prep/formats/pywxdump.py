@@ -28,13 +28,14 @@ from .wechat import clean_markup, looks_like_xml, notice_kind, parse_time, xml_a
 _HEAD_PREFIX = "id,MsgSvrID,type_name,is_sender,talker,room_name"
 _HEAD_EARLY = "MsgSvrID,type_name,is_sender,talker,room_name,content,CreateTime"  # first 2.x writer, no id
 # users.json: {"<wxid>": {"wxid": "<the same wxid>", "nickname": …}, …} (or {} for a chat without contacts)
-_USERS_JSON = re.compile(r'\s*\{\s*(?:\}\s*$|"([^"\\]+)"\s*:\s*\{\s*"wxid"\s*:\s*"\1")')
+_USERS_JSON = re.compile(r'\s*\{\s*"([^"\\]+)"\s*:\s*\{\s*"wxid"\s*:\s*"\1"')
 
 
 def _is_users_json(path: Path, head: str) -> bool:
     if _USERS_JSON.match(head):
         return True
-    return path.name == "users.json" and head.lstrip().startswith("{") and '"wxid"' in head
+    # `{}` (a chat without contacts) only under its own name: any other file that is just `{}` is reported
+    return path.name == "users.json" and (head.strip() == "{}" or head.lstrip().startswith("{") and '"wxid"' in head)
 
 
 def sniff(path: Path, head: str) -> bool:
@@ -60,7 +61,7 @@ def _load_users(csv_path: Path, log: ParseLog) -> dict[str, str]:
     names: dict[str, str] = {}
     try:
         data = json.loads(read_text(users_path))
-    except (ExportError, json.JSONDecodeError) as e:
+    except (ExportError, json.JSONDecodeError, RecursionError) as e:
         line = getattr(e, "lineno", None) or getattr(e, "line", None)
         log.skip(users_path, line, "users.json: unreadable, wxids kept")
         data = {}
@@ -177,7 +178,7 @@ def _content_msg(content: str) -> str:
     if content.startswith("{"):
         try:
             data = json.loads(content, strict=False)  # strict=False: hand-edited raw newlines
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return content
         if isinstance(data, dict):
             msg = data.get("msg", "")
@@ -268,9 +269,9 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     try:
         if "msg" not in header:
             # 8/7-column layouts: quoted content means csv.writer (2.4.8+), a bare `{` the raw f-string writer.
-            second = next((ln for ln in text.split("\n", 20)[1:20] if ln.strip()), "")
-            cells = second.split(",", len(header) - 2)
-            if len(cells) == len(header) - 1 and cells[-1].startswith("{"):
+            # Any of the first rows tells, so one damaged row does not send the whole file down the wrong path.
+            rows = [ln.split(",", len(header) - 2) for ln in text.split("\n", 20)[1:20] if ln.strip()]
+            if any(len(cells) == len(header) - 1 and cells[-1].startswith("{") for cells in rows):
                 yield from _parse_raw_rows(text, header[0] == "id", chat, log)
                 return
         yield from _parse_csv_rows(text, header, chat, log)
