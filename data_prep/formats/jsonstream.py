@@ -81,5 +81,5 @@ def json_lines(path: Path, text: str, log: ParseLog, reason: str, comments: bool
             continue
         try:
             yield i, json.loads(s)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # a line nested too deeply is as unreadable as a broken one
             log.skip(path, i, reason)
