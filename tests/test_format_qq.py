@@ -165,3 +165,11 @@ def test_sniff_rejects_plain_time_name_txt(tmp_path: Path) -> None:
     f = tmp_path / "x.txt"
     f.write_text("2024-01-01 10:00:00 张三\n你好\n\n2024-01-01 10:01:00 李四\n嗯\n", encoding="utf-8")
     assert not qq.FORMAT.sniff(f, f.read_text(encoding="utf-8"))
+
+
+def test_blocks_without_messages_are_an_error(tmp_path: Path) -> None:
+    f = tmp_path / "cut.txt"
+    f.write_text("消息记录（此消息记录为文本格式，不支持重新导入）\n\n" + "=" * 64 + "\n消息分组:我的好友\n" + "=" * 64
+                 + "\n消息对象:Victor\n" + "=" * 64 + "\n\n2010-01-06 16:5", encoding="utf-8")
+    with pytest.raises(ExportError, match="no message"):
+        list(qq.parse(f, ParseLog(), frozenset()))

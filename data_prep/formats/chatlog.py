@@ -120,6 +120,8 @@ def _parse_json(path: Path, text: str, log: ParseLog) -> list[_Row]:
                          obj.get("isChatRoom") is True or is_group_id(talker), _str(obj.get("sender")),
                          _str(obj.get("senderName")), is_self if isinstance(is_self, bool) else None, kind, body,
                          quote))
+    if not rows and text.rstrip().endswith("]") and not text[start + 1:].strip(" \t\r\n]"):
+        raise ExportError(path, 1, "an empty JSON array: no messages in this file")  # reported, not swallowed
     return rows
 
 

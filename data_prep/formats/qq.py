@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ParseLog, near_header, read_text
+from ..sources import ExportError, ParseLog, near_header, read_text
 from . import SimpleFormat
 
 _HEADER = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{2}):(\d{2})(?: ([AaPp][Mm]))? (.+)")
@@ -205,6 +205,8 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
             log.skip(path, i + 1, "qq: text outside a message")
     if start >= 0:
         finish(n)
+    if not seen_header:  # banner and blocks only: a file cut short, or not what it seems; never an empty chat
+        raise ExportError(path, None, "no message in it: no 'YYYY-MM-DD HH:MM:SS name' line")
     yield from chat.flush()
 
 

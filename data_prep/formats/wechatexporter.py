@@ -39,7 +39,7 @@ _EMBEDDED = re.compile(rf" \(({_TS})\):")
 # A header damaged in its timestamp or its frame: `(` + a time with a wrong character + `):`, or an intact time with
 # a wrong character around it. Such a line starts a message we cannot read; it must not become the previous one's
 # text. A body line never needs this shape: any line holding " (time):" is already read as a header.
-_NEAR_HEADER = re.compile(r".{0,160}?(?:\((?=(?:[^()\n]*?\d){12})[^()\n]{17,26}\) ?[:：]"
+_NEAR_HEADER = re.compile(r".{0,160}?(?:\((?=(?:[^()\n]*?\d){12})[^()\n]{17,40}\) ?[:：]"
                           r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: ?(?:AM|PM|am|pm|上午|下午))?.{0,8}?[:：])")
 # Every line of a file in one C-level pass: (name, time, body) for a header, ("", "", line) otherwise.
 _ROW = re.compile(rf"^(?:(.*?) \(({_TS})\):)?(.*)$", re.M)
