@@ -173,6 +173,7 @@ def _line_count(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n") + 1
 
 
+_TEXT = re.compile("[^\\s\x00\ufeff]")
 _decodings: dict[str, Decoding] = {}  # what read_text decoded since read_all last collected it
 
 
@@ -198,7 +199,7 @@ def read_text(path: Path) -> str:
     # JSON \uD800-style escapes are the only way to a lone surrogate; two substring scans cost almost nothing
     decoding.escapes = "\\ud" in text or "\\uD" in text
     _decodings[str(path)] = decoding
-    if not text.strip("\x00 \t\r\n\ufeff"):
+    if not _TEXT.search(text):  # only blanks, NULs or a BOM: nothing to read (a search, not a copy of the text)
         raise ExportError(path, None, "file is empty")
     return normalise(text.replace("\r\n", "\n").replace("\r", "\n"))
 
