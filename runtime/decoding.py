@@ -1,20 +1,33 @@
-"""Batched reply generation, shared by `make eval` and the bot's local engine.
+"""Reply generation, shared by `make eval` and the bot's local engine: one running batch that replies join and
+leave between decoding steps (continuous batching).
 
-Prompts are rendered by core.chat_format (the training format), left-padded into one batch and decoded together
-with one KV cache: a decoding step reads the weights once for the whole batch, so concurrent chats and the
-evaluation's many prompts cost little more than one.
+A decoding step reads the weights once for the whole batch, so concurrent chats and the evaluation's many prompts
+cost little more than one. Own loop rather than ``model.generate``, for two reasons:
 
-Own decoding loop rather than ``model.generate``: a reply that has ended (end-of-turn token) leaves the batch at
-once, cache rows included. With ``generate`` every finished row keeps being computed until the longest reply is
-done, and chat replies vary a lot in length: one rambling reply would make fifteen short ones pay for it.
-Greedy results equal ``generate``'s (tests/test_generation.py); sampling applies the same steps in the same order
-(repetition penalty, temperature, top-p).
+- a reply that has ended (any of ``runtime.stops.stop_ids``) leaves the batch at once, cache rows included; with
+  ``generate`` every finished row keeps being computed until the longest reply is done, and chat replies vary a
+  lot in length;
+- a new prompt joins the running batch at the next step: it is prefilled (with the other newcomers of that step),
+  and its KV-cache rows are appended to the running cache, instead of waiting for the batch to drain.
+
+Rows are left-padded in one shared cache; each row keeps its own position ids and attention-mask row, so a reply is
+what decoding its prompt alone gives: greedy results equal ``generate``'s and each prompt's own greedy decoding
+(tests/test_generation.py). Sampling applies the same steps in the same order (repetition penalty, temperature,
+top-p) with one random generator per reply, seeded per request: a reply depends on its prompt and seed only, not on
+which other replies share the batch (up to floating-point differences in the logits of differently shaped batches,
+which can flip a draw that lands exactly on a boundary).
+
+Prefill computes the logits of the last position only: the full [rows, prompt, vocab] logits of a real vocabulary
+(152k) would cost gigabytes for nothing.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass
 
-from core.chat_format import prompt_ids
+from core.chat_format import prompt_ids, reply_text
+
+from .stops import stop_ids
 
 
 @dataclass(frozen=True)
@@ -26,66 +39,195 @@ class Decoding:
     seed: int = 0
 
 
+class Decoder:
+    """A running decode batch: ``add`` prompts at any time, ``step`` until they are done.
+
+    Between steps every row is in one of two states, the same for all rows: its next token's logits are known
+    (after a prefill), or its last picked token still has to go through the model (after a step). Picking first and
+    running the model lazily lets ``step`` hand back finished replies before computing the others' next logits.
+    """
+
+    def __init__(self, model, decoding: Decoding, *, stop_ids: Collection[int], pad_id: int):
+        import torch
+
+        self.model, self.decoding, self.pad_id = model, decoding, pad_id
+        self.device = next(model.parameters()).device
+        self._stops = torch.tensor(sorted(stop_ids), device=self.device)
+        self._cache_arg = _cache_argument(model)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.tags: list[Hashable] = []   # who each row answers, in batch order
+        self._out: list[list[int]] = []  # tokens generated so far, per row
+        self._generators: list = []      # per row, when sampling
+        self._cache = None               # DynamicCache, rows left-padded to a common length
+        self._mask = None                # [rows, cache length]: 1 = real token
+        self._next_position = None       # [rows]: position id of the next token fed
+        self._seen = None                # [rows, vocab] bool, for the repetition penalty
+        self._logits = None              # [rows, vocab]: the next token's logits ...
+        self._feed = None                # [rows]: ... or the last picked tokens, not yet run through the model
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def add(self, prompts: Sequence[Sequence[int]], tags: Sequence[Hashable],
+            seeds: Sequence[int] | None = None) -> None:
+        """Prefill ``prompts`` together and append them to the running batch; ``seeds``: one per prompt when
+        sampling (default 0)."""
+        import torch
+        from transformers import DynamicCache
+
+        if not prompts:
+            return
+        if any(len(p) == 0 for p in prompts):
+            raise ValueError("empty prompt")
+        self._catch_up()
+        n, width = len(prompts), max(map(len, prompts))
+        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        for row, p in enumerate(prompts):  # left padding: every row's next token sits in the last column
+            ids[row, width - len(p):] = torch.tensor(p)
+            mask[row, width - len(p):] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                                logits_to_keep=1, **{self._cache_arg: cache}).logits[:, -1, :]
+        seen = None
+        if self.decoding.repetition_penalty != 1.0:  # tokens each row has seen, padding excluded
+            seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=self.device)
+            seen.scatter_(1, torch.where(mask.bool(), ids, ids[:, -1:]), True)  # padding counts as the last token
+        generators = []
+        if self.decoding.temperature > 0:
+            generators = [torch.Generator(device=self.device).manual_seed(s) for s in (seeds or [0] * n)]
+        self._join(cache, mask, positions[:, -1] + 1, logits, seen)
+        self.tags += tags
+        self._out += [[] for _ in range(n)]
+        self._generators += generators
+
+    def step(self) -> list[tuple[Hashable, list[int]]]:
+        """One token for every row; the rows that ended (stop token, not kept, or max_new_tokens reached) leave
+        the batch and are returned as (tag, new tokens)."""
+        import torch
+
+        if not self.tags:
+            return []
+        self._catch_up()
+        token = _pick(self._logits.float(), self._seen, self.decoding, self._generators)
+        stopped = torch.isin(token, self._stops).tolist()
+        done, keep = [], []
+        for row, (t, stop) in enumerate(zip(token.tolist(), stopped)):
+            if not stop:
+                self._out[row].append(t)
+            (done if stop or len(self._out[row]) >= self.decoding.max_new_tokens else keep).append(row)
+        finished = [(self.tags[r], self._out[r]) for r in done]
+        self._logits, self._feed = None, token
+        if self._seen is not None:
+            self._seen[torch.arange(len(token), device=self.device), token] = True
+        if done:
+            self._keep(keep)
+        return finished
+
+    def drop(self, tags: Collection[Hashable]) -> None:
+        """Remove the rows of ``tags`` (replies nobody waits for any more)."""
+        if any(t in tags for t in self.tags):
+            self._keep([r for r, t in enumerate(self.tags) if t not in tags])
+
+    def _catch_up(self) -> None:
+        """Run the last picked tokens through the model: every row then has its next token's logits."""
+        import torch
+
+        if self._feed is None:
+            return
+        self._mask = torch.cat([self._mask, self._mask.new_ones((len(self._feed), 1))], dim=1)
+        with torch.inference_mode():
+            self._logits = self.model(input_ids=self._feed[:, None], attention_mask=self._mask,
+                                      position_ids=self._next_position[:, None], use_cache=True, logits_to_keep=1,
+                                      **{self._cache_arg: self._cache}).logits[:, -1, :]
+        self._next_position = self._next_position + 1
+        self._feed = None
+
+    def _join(self, cache, mask, next_position, logits, seen) -> None:
+        """Append prefilled rows; the shorter of the two caches is left-padded (masked out) to the other's length."""
+        import torch
+
+        if not self.tags:
+            self._cache, self._mask, self._next_position, self._logits, self._seen = cache, mask, next_position, \
+                logits, seen
+            return
+        width = max(self._mask.shape[1], mask.shape[1])
+        for running, new in zip(self._cache.layers, cache.layers, strict=True):
+            running.keys = torch.cat([_left_pad(running.keys, width, -2), _left_pad(new.keys, width, -2)])
+            running.values = torch.cat([_left_pad(running.values, width, -2), _left_pad(new.values, width, -2)])
+        self._mask = torch.cat([_left_pad(self._mask, width, -1), _left_pad(mask, width, -1)])
+        self._next_position = torch.cat([self._next_position, next_position])
+        self._logits = torch.cat([self._logits, logits])
+        if seen is not None:
+            self._seen = torch.cat([self._seen, seen])
+
+    def _keep(self, rows: list[int]) -> None:
+        """Keep only ``rows`` (batch order); cache columns that are padding in every kept row go too."""
+        import torch
+
+        if not rows:
+            self._reset()
+            return
+        index = torch.tensor(rows, device=self.device)
+        self._mask = self._mask[index]
+        lead = int(self._mask.any(0).int().argmax())  # leading columns no kept row attends to
+        for layer in self._cache.layers:
+            layer.keys, layer.values = layer.keys[index, :, lead:], layer.values[index, :, lead:]
+        self._mask = self._mask[:, lead:]
+        self._next_position = self._next_position[index]
+        for name in ("_logits", "_feed", "_seen"):
+            if (value := getattr(self, name)) is not None:
+                setattr(self, name, value[index])
+        self.tags = [self.tags[r] for r in rows]
+        self._out = [self._out[r] for r in rows]
+        self._generators = [self._generators[r] for r in rows] if self._generators else []
+
+
+def decode(model, prompts: list[list[int]], decoding: Decoding, *, stop_ids: Collection[int], pad_id: int,
+           max_batch: int | None = None) -> list[list[int]]:
+    """The new tokens for each prompt (stop token excluded). At most ``max_batch`` rows decode at once; a finished
+    row's place goes to the next waiting prompt at the next step. Prompt i is sampled with seed decoding.seed + i."""
+    decoder = Decoder(model, decoding, stop_ids=stop_ids, pad_id=pad_id)
+    out: list[list[int]] = [[] for _ in prompts]
+    waiting = iter(range(len(prompts)))
+    limit = max_batch or len(prompts)
+    while True:
+        newcomers = [i for _, i in zip(range(limit - len(decoder)), waiting)]
+        decoder.add([prompts[i] for i in newcomers], newcomers, [decoding.seed + i for i in newcomers])
+        if not decoder:
+            return out
+        for i, tokens in decoder.step():
+            out[i] = tokens
+
+
 def generate_replies(model, tokenizer, conversations: list[list[dict]], decoding: Decoding, *,
                      max_prompt_tokens: int, batch_size: int = 16) -> list[str]:
     """One reply per conversation (a message list ending on a user turn); the oldest turns of a too-long
     conversation are evicted exactly as at training time."""
-    replies: list[str] = []
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    for start in range(0, len(conversations), batch_size):
-        prompts = [prompt_ids(tokenizer, conv, max_prompt_tokens)[0]
-                   for conv in conversations[start:start + batch_size]]
-        replies += [tokenizer.decode(ids, skip_special_tokens=True).strip()
-                    for ids in decode(model, prompts, decoding, eos_id=tokenizer.eos_token_id, pad_id=pad)]
-    return replies
+    prompts = [prompt_ids(tokenizer, conv, max_prompt_tokens)[0] for conv in conversations]
+    tokens = decode(model, prompts, decoding, stop_ids=stop_ids(tokenizer, model), pad_id=pad_id(tokenizer),
+                    max_batch=batch_size)
+    return [reply_text(tokenizer.decode(ids, skip_special_tokens=True)) for ids in tokens]
 
 
-def decode(model, prompts: list[list[int]], decoding: Decoding, *, eos_id: int, pad_id: int) -> list[list[int]]:
-    """The new tokens for each prompt (without the end-of-turn token), decoded as one shrinking batch."""
-    import torch
-    from transformers import DynamicCache
+def pad_id(tokenizer) -> int:
+    """Padding only ever sits under a zero attention mask; any id does, the tokenizer's own if it has one."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-    device = next(model.parameters()).device
-    n, width = len(prompts), max(map(len, prompts))
-    ids = torch.full((n, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((n, width), dtype=torch.long)
-    for row, p in enumerate(prompts):  # left padding: every row's next token sits in the last column
-        ids[row, width - len(p):] = torch.tensor(p)
-        mask[row, width - len(p):] = 1
-    ids, mask = ids.to(device), mask.to(device)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    rows = torch.arange(n, device=device)  # which prompt each remaining batch row answers
-    seen = None
-    if decoding.repetition_penalty != 1.0:  # tokens each row has seen, prompt padding excluded
-        seen = torch.zeros((n, model.config.get_text_config().vocab_size), dtype=torch.bool, device=device)
-        seen.scatter_(1, torch.where(mask.bool(), ids, ids[:, -1:]), True)  # padding counts as the last token
-    generator = torch.Generator(device=device).manual_seed(decoding.seed) if decoding.temperature > 0 else None
-    out: list[list[int]] = [[] for _ in range(n)]
-    cache = {_cache_argument(model): DynamicCache()}
-    with torch.inference_mode():
-        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                       **cache).logits[:, -1, :]
-        next_position = positions[:, -1:] + 1
-        for step in range(decoding.max_new_tokens):
-            token = _pick(logits.float(), seen, decoding, generator)
-            ended = token == eos_id
-            for r, t, e in zip(rows.tolist(), token.tolist(), ended.tolist()):
-                if not e:
-                    out[r].append(t)
-            if step == decoding.max_new_tokens - 1 or bool(ended.all()):
-                break
-            if bool(ended.any()):  # finished replies leave the batch, their cache rows with them
-                keep = (~ended).nonzero().squeeze(1)
-                next(iter(cache.values())).batch_select_indices(keep)
-                rows, token, mask, next_position = rows[keep], token[keep], mask[keep], next_position[keep]
-                seen = seen[keep] if seen is not None else None
-            if seen is not None:
-                seen[torch.arange(len(token), device=device), token] = True
-            mask = torch.cat([mask, mask.new_ones((len(token), 1))], dim=1)
-            logits = model(input_ids=token[:, None], attention_mask=mask, position_ids=next_position,
-                           use_cache=True, **cache).logits[:, -1, :]
-            next_position = next_position + 1
-    return out
+
+def _left_pad(t, width: int, dim: int):
+    import torch.nn.functional as F
+
+    missing = width - t.shape[dim]
+    if missing == 0:
+        return t
+    pad = [0, 0] * (-dim - 1) + [missing, 0]  # F.pad lists (before, after) pairs from the last dimension back
+    return F.pad(t, pad)
 
 
 def _cache_argument(model) -> str:
@@ -97,9 +239,9 @@ def _cache_argument(model) -> str:
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
-def _pick(logits, seen, decoding: Decoding, generator):
+def _pick(logits, seen, decoding: Decoding, generators: list):
     """The next token per row: repetition penalty (as CTRL / transformers define it), then greedy or
-    temperature + nucleus sampling."""
+    temperature + nucleus sampling, each row drawing from its own generator."""
     import torch
 
     if seen is not None:
@@ -113,4 +255,5 @@ def _pick(logits, seen, decoding: Decoding, generator):
         probs = ordered.softmax(-1)
         outside = probs.cumsum(-1) - probs > decoding.top_p  # the most likely token always stays
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered.masked_fill(outside, float("-inf")))
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(1)
+    probs = logits.softmax(-1)
+    return torch.cat([torch.multinomial(row, 1, generator=g) for row, g in zip(probs, generators, strict=True)])

@@ -1,8 +1,9 @@
 """Engines turn a rendered conversation (chat messages ending on a user turn) into the clone's reply.
 
 - ``LocalEngine``: base + adapter loaded once (runtime.models, the loading code eval uses too). Requests from all
-  chats queue up; one worker thread drains the queue in batches through runtime.decoding.generate_replies, so generation never blocks the event loop and 16 chats asking at once cost
-  about one generate call, not sixteen.
+  chats queue up; one worker thread runs runtime.decoding.Decoder, whose running batch a request joins at the next
+  decoding step and leaves when its reply ends, so generation never blocks the event loop and 16 chats asking at
+  once cost little more than one.
 - ``OpenAIEngine``: any OpenAI-compatible /v1/chat/completions server (vLLM with the LoRA, llama.cpp server,
   Ollama) — for a small CPU box or many users.
 
@@ -12,15 +13,20 @@ uses the same budget as training's cutoff_len.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import os
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass
 from typing import Protocol
 
+from core.chat_format import prompt_ids, reply_text
 from core.config import Config, ConfigError
-from .decoding import Decoding, generate_replies
+
+from .decoding import Decoder, Decoding, pad_id
 from .models import adapter_dir, load_for_generation, load_tokenizer
+from .stops import stop_ids
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +64,44 @@ def _template_counter(tokenizer):
     return count
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: a request is its own tag in the decoder
 class _Request:
     messages: list[dict]
     future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+    seed: int
+
+    def settle(self, text: str | None = None, error: BaseException | None = None) -> None:
+        """Resolve the future from the worker thread, on its event loop."""
+        self.loop.call_soon_threadsafe(_settle, self.future, text, error)
+
+
+def _settle(future: asyncio.Future, text: str | None, error: BaseException | None) -> None:
+    if future.done():  # cancelled by its caller meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(text)
 
 
 class LocalEngine:
+    """Continuous batching on one worker thread: before every decoding step, queued requests join the running
+    batch (up to ``max_batch`` rows) and finished replies leave it, so a new message never waits for a batch to
+    drain, and the event loop never waits for the model."""
+
     def __init__(self, model, tokenizer, decoding: Decoding, *, max_prompt_tokens: int, max_batch: int = 16,
                  batch_wait_s: float = 0.01):
         self.model, self.tokenizer, self.decoding = model, tokenizer, decoding
         self.max_prompt_tokens, self.max_batch, self.batch_wait_s = max_prompt_tokens, max_batch, batch_wait_s
         self.count_tokens = _template_counter(tokenizer)
-        self.batches = 0  # generate calls made (the benchmark reports it)
-        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
-        self._worker: asyncio.Task | None = None
+        self.prefills = self.steps = 0  # model calls of each kind (the benchmark and tests read them)
+        self._stops = stop_ids(tokenizer, model)
+        self._pending: collections.deque[_Request] = collections.deque()
+        self._wake = threading.Condition()
+        self._closing = False
+        self._worker: threading.Thread | None = None
+        # a fresh seed per request: with sampling, the same message must not always get the same answer
         self._seeds = itertools.count(decoding.seed)
 
     @classmethod
@@ -84,43 +113,92 @@ class LocalEngine:
         return cls(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg), max_batch=e.max_batch,
                    batch_wait_s=e.batch_wait_ms / 1000)
 
-    async def reply(self, messages: list[dict]) -> str:
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain(), name="local-engine")
-        future = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Request(messages, future))
-        return await future
+    def submit(self, messages: list[dict]) -> asyncio.Future:
+        """Queue a conversation; the returned future (of the running event loop) gets its reply."""
+        loop = asyncio.get_running_loop()
+        request = _Request(messages, loop.create_future(), loop, next(self._seeds))
+        with self._wake:
+            if self._closing:
+                raise RuntimeError("the engine is closed")
+            self._pending.append(request)
+            self._wake.notify()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="local-engine", daemon=True)
+                self._worker.start()
+        return request.future
 
-    async def _drain(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            if self.batch_wait_s:  # let requests that arrive together share the generate call
-                await asyncio.sleep(self.batch_wait_s)
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            batch = [r for r in batch if not r.future.cancelled()]
-            if not batch:
+    async def reply(self, messages: list[dict]) -> str:
+        return await self.submit(messages)
+
+    def _admit(self, room: int) -> list[_Request] | None:
+        """Up to ``room`` queued requests, blocking while there is nothing to decode; None once closing."""
+        with self._wake:
+            idle = room == self.max_batch
+            self._wake.wait_for(lambda: self._pending or self._closing or not idle)
+            if idle and self.batch_wait_s:  # requests arriving together share one prefill
+                self._wake.wait_for(lambda: len(self._pending) >= room or self._closing, timeout=self.batch_wait_s)
+            if self._closing:
+                return None
+            return [self._pending.popleft() for _ in range(min(room, len(self._pending)))]
+
+    def _prompts(self, requests: list[_Request]) -> tuple[list[_Request], list[list[int]]]:
+        """The requests still awaited and their prompt tokens; one that cannot be rendered fails alone."""
+        kept, prompts = [], []
+        for r in requests:
+            if r.future.cancelled():
                 continue
-            # a fresh seed per batch: with sampling, the same message must not always get the same answer
-            dec = replace(self.decoding, seed=next(self._seeds))
             try:
-                replies = await asyncio.to_thread(
-                    generate_replies, self.model, self.tokenizer, [r.messages for r in batch], dec,
-                    max_prompt_tokens=self.max_prompt_tokens, batch_size=self.max_batch)
-            except Exception as exc:  # noqa: BLE001 - one failed batch fails its requests, not the engine
-                for r in batch:
-                    if not r.future.done():
-                        r.future.set_exception(exc)
+                prompts.append(prompt_ids(self.tokenizer, r.messages, self.max_prompt_tokens)[0])
+            except Exception as exc:  # noqa: BLE001
+                r.settle(error=exc)
                 continue
-            self.batches += 1
-            for r, text in zip(batch, replies):
-                if not r.future.done():
-                    r.future.set_result(text)
+            kept.append(r)
+        return kept, prompts
+
+    def _run(self) -> None:
+        def fresh() -> Decoder:
+            return Decoder(self.model, self.decoding, stop_ids=self._stops, pad_id=pad_id(self.tokenizer))
+
+        decoder, active = fresh(), set()
+        while (admitted := self._admit(self.max_batch - len(decoder))) is not None:
+            admitted, prompts = self._prompts(admitted)
+            active.update(admitted)
+            try:
+                if admitted:
+                    decoder.add(prompts, admitted, [r.seed for r in admitted])
+                    self.prefills += 1
+                if gone := {r for r in active if r.future.cancelled()}:
+                    decoder.drop(gone)
+                    active -= gone
+                finished = decoder.step()
+                self.steps += 1
+            except Exception as exc:  # noqa: BLE001 - a failed step fails the replies in flight, not the engine
+                log.exception("local engine: generation failed")
+                for r in active:
+                    r.settle(error=exc)
+                decoder, active = fresh(), set()
+                continue
+            for r, tokens in finished:
+                active.discard(r)
+                r.settle(reply_text(self.tokenizer.decode(tokens, skip_special_tokens=True)))
+        for r in active:  # closing: nobody will decode them
+            r.loop.call_soon_threadsafe(r.future.cancel)
 
     async def aclose(self) -> None:
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+            pending, self._pending = list(self._pending), collections.deque()
         if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+            await asyncio.to_thread(self._worker.join)
+        for r in pending:
+            r.future.cancel()
+
+
+# Control strings of the common chat formats, neutralised in what is sent when the clone's tokenizer is not at
+# hand (with it, exactly its own added tokens are).
+GENERIC_CONTROLS = re.compile(r"<\|[^<>|\s]{1,40}\|>|<｜[^<>｜]{1,40}｜>|</?think>|</?tool_call>|\[/?INST\]"
+                              r"|<(?:start|end)_of_turn>|</?s>")
 
 
 class OpenAIEngine:

@@ -1,7 +1,9 @@
-"""Engines: the local one batches concurrent chats off the event loop; the OpenAI one speaks the real API."""
+"""Engines: the local one batches concurrent chats off the event loop, admitting newcomers into the running batch;
+the OpenAI one speaks the real API."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from runtime.decoding import Decoding
@@ -14,17 +16,81 @@ CHATS = [[{"role": "system", "content": "你是林小夏。"}, {"role": "user", 
 
 @pytest.fixture
 def engine(model, tok):
+    # the idle wait ends as soon as max_batch requests are queued; it only bounds a slow event loop
     return LocalEngine(model, tok, Decoding(max_new_tokens=12), max_prompt_tokens=200, max_batch=8,
-                       batch_wait_s=0.02)
+                       batch_wait_s=30)
 
 
-async def test_concurrent_chats_share_one_generate_call(engine, model, tok):
+async def test_concurrent_chats_share_one_prefill_and_one_batch(engine, model, tok):
     from runtime.decoding import generate_replies
 
     replies = await asyncio.gather(*(engine.reply(c) for c in CHATS))
     await engine.aclose()
-    assert engine.batches == 1
+    assert engine.prefills == 1
     assert replies == generate_replies(model, tok, CHATS, Decoding(max_new_tokens=12), max_prompt_tokens=200)
+
+
+async def test_a_request_joins_the_running_batch_and_gets_its_solo_reply(model, tok):
+    """The first chat's decoding is held inside its third model call until the second chat is queued; the second
+    then joins the running batch (rather than waiting for the first to finish) and both replies equal their solo
+    replies."""
+    from runtime.decoding import generate_replies
+
+    decoding = Decoding(max_new_tokens=30)
+    solo = generate_replies(model, tok, CHATS, decoding, max_prompt_tokens=200, batch_size=1)
+    first = max(range(len(CHATS)), key=lambda i: len(solo[i]))  # the longest reply leaves time to join it
+    second = next(i for i in range(len(CHATS)) if i != first and solo[i])
+    engine = LocalEngine(model, tok, decoding, max_prompt_tokens=200, max_batch=4, batch_wait_s=0)
+    mid_decode, second_queued = threading.Event(), threading.Event()
+    calls: list[tuple[int, int]] = []  # (rows, tokens per row) of every model call
+
+    def hold(module, args, kwargs):
+        calls.append(tuple(kwargs["input_ids"].shape))
+        if len(calls) == 3:
+            mid_decode.set()
+            second_queued.wait(30)
+
+    hook = model.register_forward_pre_hook(hold, with_kwargs=True)
+    try:
+        a = engine.submit(CHATS[first])
+        assert await asyncio.to_thread(mid_decode.wait, 30)
+        b = engine.submit(CHATS[second])
+        second_queued.set()
+        replies = await asyncio.gather(a, b)
+    finally:
+        hook.remove()
+        await engine.aclose()
+    assert replies == [solo[first], solo[second]]
+    prefills = [i for i, (_, tokens) in enumerate(calls) if tokens > 1]
+    assert len(prefills) == engine.prefills == 2
+    assert prefills[1] == 4  # after the first chat's prefill and three of its steps, the first still decoding
+    assert (2, 1) in calls[prefills[1]:]  # steps computing both rows at once
+
+
+async def test_a_cancelled_request_leaves_the_batch(model, tok):
+    engine = LocalEngine(model, tok, Decoding(max_new_tokens=40), max_prompt_tokens=200, max_batch=4,
+                         batch_wait_s=30)
+    rows: list[int] = []
+    prefilled, cancelled = threading.Event(), threading.Event()
+
+    def hold(module, args, kwargs):
+        rows.append(kwargs["input_ids"].shape[0])
+        if len(rows) == 1:
+            prefilled.set()
+            cancelled.wait(30)
+
+    hook = model.register_forward_pre_hook(hold, with_kwargs=True)
+    try:
+        futures = [engine.submit(c) for c in CHATS[:4]]
+        assert await asyncio.to_thread(prefilled.wait, 30)
+        futures[0].cancel()
+        cancelled.set()
+        rest = await asyncio.gather(*futures[1:])
+    finally:
+        hook.remove()
+        await engine.aclose()
+    assert len(rest) == 3 and rows[0] == 4
+    assert rows[1] == 3  # the very next model call runs without the cancelled row
 
 
 async def test_generation_does_not_block_the_event_loop(model, tok):
@@ -41,7 +107,7 @@ async def test_generation_does_not_block_the_event_loop(model, tok):
     await asyncio.gather(*(engine.reply(c) for c in CHATS[:4]))
     t.cancel()
     await engine.aclose()
-    assert engine.batches == 4 and ticks > 5
+    assert engine.prefills == 4 and ticks > 5
 
 
 async def test_prompt_tokens_are_counted_with_the_template(engine, tok):

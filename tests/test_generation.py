@@ -1,9 +1,10 @@
-"""The shared decoder: greedy equals transformers' generate, finished replies leave the batch, sampling is seeded."""
+"""The shared decoder: greedy equals transformers' generate, replies join and leave the running batch without
+changing what they say, sampling is seeded per reply."""
 from __future__ import annotations
 
 import pytest
 
-from runtime.decoding import Decoding, decode, generate_replies
+from runtime.decoding import Decoder, Decoding, decode, generate_replies
 
 CONVS = [[{"role": "user", "content": text}] for text in
          ("在吗", "周末一起去吃火锅吗？我们好久没见了", "How was your day?", "今天好累啊", "你喜欢猫还是狗",
@@ -14,6 +15,14 @@ def prompts(tok):
     from core.chat_format import prompt_ids
 
     return [prompt_ids(tok, c, 200)[0] for c in CONVS]
+
+
+def stops(tok) -> dict:
+    return {"stop_ids": {tok.eos_token_id}, "pad_id": tok.pad_token_id}
+
+
+def alone(model, tok, prompt: list[int], decoding: Decoding, seed: int = 0) -> list[int]:
+    return decode(model, [prompt], Decoding(**{**decoding.__dict__, "seed": seed}), **stops(tok))[0]
 
 
 def hf_generate(model, tok, batch: list[list[int]], max_new: int, **kwargs) -> list[list[int]]:
@@ -27,30 +36,94 @@ def hf_generate(model, tok, batch: list[list[int]], max_new: int, **kwargs) -> l
     return [[t for t in row[width:].tolist() if t not in (tok.eos_token_id, tok.pad_token_id)] for row in out]
 
 
+def forwards(model) -> tuple[list[tuple[int, int, int]], object]:
+    """(batch rows, tokens per row, cache rows before the call) of every model call, and the hook to remove."""
+    calls: list[tuple[int, int, int]] = []
+
+    def record(module, args, kwargs):
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        cached = cache.layers[0].keys.shape[0] if cache is not None and cache.get_seq_length() else 0
+        calls.append((*kwargs["input_ids"].shape, cached))
+
+    return calls, model.register_forward_pre_hook(record, with_kwargs=True)
+
+
 @pytest.mark.parametrize("penalty", [1.0, 1.3])
 def test_greedy_equals_transformers_generate(model, tok, penalty):
     batch = prompts(tok)
-    ours = decode(model, batch, Decoding(max_new_tokens=40, repetition_penalty=penalty), eos_id=tok.eos_token_id,
-                  pad_id=tok.pad_token_id)
+    decoding = Decoding(max_new_tokens=40, repetition_penalty=penalty)
+    ours = decode(model, batch, decoding, **stops(tok))
     kwargs = {"do_sample": False, "repetition_penalty": penalty} if penalty != 1.0 else {"do_sample": False}
     assert ours == hf_generate(model, tok, batch, 40, **kwargs)
-    assert ours == [decode(model, [p], Decoding(max_new_tokens=40, repetition_penalty=penalty),
-                           eos_id=tok.eos_token_id, pad_id=tok.pad_token_id)[0] for p in batch]  # batch == alone
+    assert ours == [alone(model, tok, p, decoding) for p in batch]  # batch == alone
 
 
 def test_finished_replies_leave_the_batch(model, tok):
-    sizes: list[int] = []
-    hook = model.register_forward_pre_hook(lambda m, args, kw: sizes.append(kw["input_ids"].shape[0]),
-                                           with_kwargs=True)
+    calls, hook = forwards(model)
     try:
-        out = decode(model, prompts(tok), Decoding(max_new_tokens=40), eos_id=tok.eos_token_id,
-                     pad_id=tok.pad_token_id)
+        out = decode(model, prompts(tok), Decoding(max_new_tokens=40), **stops(tok))
     finally:
         hook.remove()
+    sizes = [rows for rows, _, _ in calls]
     lengths = sorted(len(o) for o in out)
     assert lengths[0] < lengths[-1]  # replies of different lengths, so rows must have left
     assert sizes[0] == len(CONVS) and sizes[-1] < len(CONVS) and sizes == sorted(sizes, reverse=True)
     assert len(sizes) == min(40, lengths[-1] + 1)  # one step per token of the longest reply (+ its end), no more
+    assert all(rows == cached for rows, _, cached in calls[1:])  # the cache shrinks with the batch
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.3])
+def test_prompts_joining_mid_decode_get_the_reply_they_get_alone(model, tok, penalty):
+    """Short prompts start; a longer one joins after two steps (the running cache is left-padded to its length),
+    short ones after two more (theirs is padded); each reply equals that prompt decoded alone."""
+    decoding = Decoding(max_new_tokens=30, repetition_penalty=penalty)
+    by_length = sorted(prompts(tok), key=len)
+    waves = [by_length[:3], [by_length[-1]], by_length[3:-1]]
+    assert len(by_length[-1]) > len(by_length[2]) + 2
+    decoder, got = Decoder(model, decoding, **stops(tok)), {}
+    calls, hook = forwards(model)
+    try:
+        for wave in waves:
+            decoder.add(wave, [tuple(p) for p in wave])
+            for _ in range(2):
+                got.update(decoder.step())
+        while decoder:
+            got.update(decoder.step())
+    finally:
+        hook.remove()
+    assert {p: got[tuple(p)] for p in map(tuple, by_length)} == {
+        tuple(p): alone(model, tok, p, decoding) for p in by_length}
+    prefills = [(rows, tokens) for rows, tokens, _ in calls if tokens > 1]
+    assert [rows for rows, _ in prefills] == [3, 1, len(by_length) - 4]
+    steps = [rows for rows, tokens, _ in calls if tokens == 1]
+    assert max(steps) > 3  # newcomers really decoded together with the running rows
+    assert all(rows == cached for rows, tokens, cached in calls if tokens == 1)
+
+
+def test_a_finished_row_makes_room_for_the_next_prompt(model, tok):
+    calls, hook = forwards(model)
+    try:
+        out = decode(model, prompts(tok), Decoding(max_new_tokens=30), max_batch=3, **stops(tok))
+    finally:
+        hook.remove()
+    assert out == decode(model, prompts(tok), Decoding(max_new_tokens=30), **stops(tok))
+    prefills = [rows for rows, tokens, _ in calls if tokens > 1]
+    assert prefills[0] == 3 and len(prefills) > 2 and sum(prefills) == len(CONVS)
+    assert max(rows for rows, tokens, _ in calls if tokens == 1) == 3
+
+
+def test_dropped_rows_leave_at_once(model, tok):
+    decoding = Decoding(max_new_tokens=20)
+    decoder = Decoder(model, decoding, **stops(tok))
+    batch = prompts(tok)
+    decoder.add(batch, list(range(len(batch))))
+    decoder.step()
+    decoder.drop({0, 1, 2})
+    assert decoder.tags == list(range(3, len(batch)))
+    rest = {}
+    while decoder:
+        rest.update(decoder.step())
+    assert rest == {i: alone(model, tok, batch[i], decoding) for i in rest}
 
 
 def test_sampling_is_seeded_and_a_vanishing_top_p_is_greedy(model, tok):
@@ -61,3 +134,29 @@ def test_sampling_is_seeded_and_a_vanishing_top_p_is_greedy(model, tok):
     assert run(**hot, seed=1) == run(**hot, seed=1)
     assert run(**hot, seed=1) != run(**hot, seed=2)
     assert run(temperature=0.8, top_p=1e-6) == run()
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.9])
+def test_a_sampled_reply_depends_on_its_seed_not_on_its_companions(model, tok, top_p):
+    decoding = Decoding(max_new_tokens=24, temperature=1.5, top_p=top_p, repetition_penalty=1.2)
+    batch = prompts(tok)
+    decoder, got = Decoder(model, decoding, **stops(tok)), {}
+    decoder.add(batch[1:5], ["a", "b", "c", "d"], [11, 12, 13, 14])
+    got.update(decoder.step())
+    decoder.add([batch[0]], ["me"], [7])  # joins a batch already running
+    while decoder:
+        got.update(decoder.step())
+    assert got["me"] == alone(model, tok, batch[0], decoding, seed=7)
+    assert got["a"] == alone(model, tok, batch[1], decoding, seed=11)
+    assert got["me"] != alone(model, tok, batch[0], decoding, seed=8)
+
+
+def test_any_stop_id_ends_a_reply(model, tok):
+    decoding = Decoding(max_new_tokens=30)
+    batch = prompts(tok)
+    free = decode(model, batch, decoding, stop_ids={tok.eos_token_id}, pad_id=tok.pad_token_id)
+    row = max(range(len(batch)), key=lambda i: len(free[i]))
+    extra = free[row][3]  # a token this reply writes: declared a stop id, the reply ends just before it
+    cut = decode(model, batch, decoding, stop_ids={tok.eos_token_id, extra}, pad_id=tok.pad_token_id)
+    assert cut[row] == free[row][:free[row].index(extra)]
+    assert all(extra not in reply for reply in cut)
