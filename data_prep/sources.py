@@ -238,6 +238,11 @@ def near_header(line: str, header: re.Pattern[str], span: int = 32) -> bool:
     skip, from a continuation line of the previous message. It is meant for headers that start with a date: lines
     with fewer than six digits up front are rejected at once, the others cost a few hundred matches.
     """
+    if "\x00" in line[:span] or "\ufffd" in line[:span]:
+        # NUL runs (a zeroed block) and undecodable bytes are damage however long: never part of a header
+        line = line.replace("\x00", "").replace("\ufffd", "")
+        if header.match(line):
+            return True
     if not _SIX_DIGITS.match(line, 0, span):
         return False
     match = header.match

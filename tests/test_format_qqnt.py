@@ -215,3 +215,14 @@ def test_v5_chunked() -> None:
         ("木槿", False, Kind.IMAGE, "[图片]", None, True),
     ]
     assert parse("v5_chunked/manifest.json") == ([], ParseLog())
+
+
+def test_damaged_messages_key_does_not_pick_a_forwarded_bundle(tmp_path: Path) -> None:
+    src = next(FIX.glob("v5/friend_*.json")).read_text(encoding="utf-8")
+    assert src.count('"messages":[') > 1  # the chat's and a forwarded bundle's
+    f = tmp_path / "chat.json"
+    f.write_text(src.replace('"messages":[', '"mes\ufffdsages":[', 1), encoding="utf-8")
+    log = ParseLog()
+    with pytest.raises(ExportError, match="top level"):
+        list(qqnt.parse(f, log, frozenset()))
+    assert not log.skips  # nothing of the bundle read as the chat's messages

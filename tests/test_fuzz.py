@@ -61,7 +61,7 @@ class _Layout:
 
     def line(self, pos: int) -> int:
         """1-based line of the byte at `pos`."""
-        return bisect.bisect_right(self.newlines, pos - 1) + 1
+        return bisect.bisect_right(self.newlines, self.align(pos) - 1) + 1
 
     def is_newline(self, pos: int) -> bool:
         i = bisect.bisect_left(self.newlines, pos - self.unit + 1)
@@ -83,17 +83,20 @@ def _find_all(data: bytes, sub: bytes) -> Iterator[int]:
         i = data.find(sub, i + 1)
 
 
-def _damage(data: bytes, layout: _Layout, start: int, end: int) -> tuple[int, int]:
-    """Original lines touched by changing bytes [start, end) (an insertion when start == end).
+def _damage(data: bytes, layout: _Layout, start: int, end: int, new: bytes = b"") -> tuple[int, int]:
+    """Original lines touched by changing bytes [start, end) into ``new`` (an insertion when start == end).
 
     A newline or a blank line among them also touches the next line: the record structure of most formats hangs on
-    line breaks and separator lines, so the message after them may legitimately merge or split.
+    line breaks and separator lines, so the message after them may legitimately merge or split. A new line break
+    touches the line before: the first half of a split header reads like a continuation of the message before it.
     """
     first, last = layout.line(start), layout.line(max(start, end - 1))
-    if start == end and start and layout.is_newline(start - 1):
-        first -= 1  # inserted at a line start: the line before may absorb it
-    if any(layout.is_newline(p) for p in range(start, max(end, start + 1))) or _blank(data, layout, last):
+    if (start == end and start and layout.is_newline(start - 1)) or b"\n" in new or b"\r" in new:
+        first = max(1, first - 1)  # the line before may absorb what is now on a line of its own
+    if any(layout.is_newline(p) for p in range(start, max(end, start + 1))):
         last += 1
+    while last <= len(layout.newlines) and _blank(data, layout, last):
+        last += 1  # a blank separator line touched: the line after it too
     return first, last
 
 
@@ -124,7 +127,7 @@ def _insert(what: str, data: bytes, rng: random.Random, piece: bytes, at_line_st
     pos = layout.align(rng.randrange(len(data) + 1)) if data else 0
     if at_line_start:
         pos = layout.line_start(pos)
-    return Mutant(what, data, data[:pos] + piece + data[pos:], _damage(data, layout, pos, pos))
+    return Mutant(what, data, data[:pos] + piece + data[pos:], _damage(data, layout, pos, pos, piece))
 
 
 def _truncate(data: bytes, rng: random.Random) -> Mutant:
@@ -139,7 +142,7 @@ def _flip(data: bytes, rng: random.Random) -> Mutant:
     k = rng.randrange(len(data))
     new = bytes([data[k] ^ rng.randrange(1, 256)])
     return Mutant(f"byte {k} {data[k]:#04x}->{new[0]:#04x}", data, data[:k] + new + data[k + 1:],
-                  _damage(data, _Layout(data), k, k + 1))
+                  _damage(data, _Layout(data), k, k + 1, new))
 
 
 _BAD_UTF8 = (b"\xff", b"\xc3", b"\xe4\xb8", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80\x80", b"\xc0\xaf")

@@ -150,10 +150,12 @@ def _parse_csv(path: Path, text: str, log: ParseLog) -> list[_Row]:
     next(reader, None)
     rows: list[_Row] = []
     end = reader.line_num
+    seen = False
     for row in reader:
         line, end = end + 1, reader.line_num
         if not row:
             continue
+        seen = True
         if len(row) != 6:
             log.skip(path, line, "chatlog: row does not have 6 columns")
             continue
@@ -166,6 +168,8 @@ def _parse_csv(path: Path, text: str, log: ParseLog) -> list[_Row]:
         kind, body, quote = _csv_body(content, path, line, log)
         rows.append(_Row(line, when, talker, talker_name, is_group_id(talker), sender, sender_name, None, kind, body,
                          quote))
+    if not seen:
+        raise ExportError(path, None, "a CSV header and no rows: the export is cut short or empty")
     return rows
 
 

@@ -281,6 +281,22 @@ def _is_avatars(path: Path, text: str) -> bool:
     return path.name.lower() == "avatars.json" and bool(_SNIFF_AVATARS.match(text))
 
 
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _depth_at(text: str, pos: int) -> int:
+    """How deep in objects/arrays ``pos`` is. The chat's "messages" is a key of the top object: a damaged key must
+    not make a forwarded bundle's nested "messages" pass for the chat's (the scan stops there, usually early)."""
+    depth = 0
+    for t in _TOKEN.finditer(text, 0, pos):
+        c = t[0]
+        if c == "{" or c == "[":
+            depth += 1
+        elif c == "}" or c == "]":
+            depth -= 1
+    return depth
+
+
 def _parse_single(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     if not text.startswith("{", skip_ws(text, 0)):
         raise ExportError(path, 1, "not a JSON object: not a QQ Chat Exporter export")
@@ -292,11 +308,12 @@ def _parse_single(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> I
         raise ExportError(path, None, 'no "chatInfo": not a QQ Chat Exporter export')
     info, info_end = value_at(text, info_match.end(), path)
     chat = _chat(info, path)
-    msgs = _MESSAGES.search(text, info_end) or _MESSAGES.search(text)
+    msgs = next((m for m in _MESSAGES.finditer(text) if _depth_at(text, m.start()) == 1), None)
     if msgs is None:
         if _CHUNKED.search(text):
             return  # chunked manifest: its chunks/*.jsonl files hold the messages
-        raise ExportError(path, None, 'no "messages" array: not a QQ Chat Exporter export')
+        raise ExportError(path, None, 'no "messages" array at the top level: a damaged file, or not a QQ Chat '
+                                      "Exporter export")
     prefix = f"{path}:"
     for line, obj in array_items(text, msgs.end(), path):
         m = _message(obj, chat, path, prefix, line, log, me)

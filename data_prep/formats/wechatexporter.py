@@ -37,10 +37,10 @@ _TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?: ?(?:AM|PM|am|pm|上午|下午))?"
 _HEADER = re.compile(rf"(.*?) \(({_TS})\):")
 _EMBEDDED = re.compile(rf" \(({_TS})\):")
 # A header damaged in its timestamp or its frame: `(` + a time with a wrong character + `):`, or an intact time with
-# a wrong character around it. Such a line starts a message we cannot read; it must not become the previous one's
-# text. A body line never needs this shape: any line holding " (time):" is already read as a header.
+# a wrong character around it or `)` and no colon. Such a line starts a message we cannot read; it must not become
+# the previous one's text. A body line hardly needs this shape: any line holding " (time):" is read as a header.
 _NEAR_HEADER = re.compile(r".{0,160}?(?:\((?=(?:[^()\n]*?\d){12})[^()\n]{17,40}\) ?[:：]"
-                          r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: ?(?:AM|PM|am|pm|上午|下午))?.{0,8}?[:：])")
+                          r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: ?(?:AM|PM|am|pm|上午|下午))?(?:.{0,8}?[:：]|\)))")
 # Every line of a file in one C-level pass: (name, time, body) for a header, ("", "", line) otherwise.
 _ROW = re.compile(rf"^(?:(.*?) \(({_TS})\):)?(.*)$", re.M)
 _FRAME = re.compile(rf"(.*) - {_TITLE}")
@@ -350,6 +350,9 @@ class _Parser:
         if frame:
             self.chat_name = frame.group(1).strip()
             i += 1
+            parts = text.split("\n", i)
+            if len(parts) <= i or not parts[i].strip():  # a title and nothing else: cut short, never a chat
+                raise ExportError(path, i, "only the title line: no messages after it (is the export cut short?)")
         elif _is_list_frame(first, "\n".join(text.split("\n", i + 200)[i + 1:i + 200])):
             return []  # account or top-level index: a list of sessions, no messages
         elif _HEADER.match(first):
