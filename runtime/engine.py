@@ -17,14 +17,17 @@ import collections
 import itertools
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.chat_format import prompt_ids, reply_text
+from core.chat_format import (count_prompt_tokens, end_of_turn, escape_messages, neutralise, prompt_ids,
+                              reply_text, template_kwargs)
 from core.config import Config, ConfigError
 
 from .decoding import Decoder, Decoding, pad_id
+from .manifest import MANIFEST, reconcile
 from .models import adapter_dir, load_for_generation, load_tokenizer
 from .stops import stop_ids
 
@@ -58,8 +61,7 @@ def prompt_budget(cfg: Config) -> int:
 
 def _template_counter(tokenizer):
     def count(messages: list[dict]) -> int:
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_prompt_tokens(tokenizer, messages)
 
     return count
 
@@ -83,6 +85,18 @@ def _settle(future: asyncio.Future, text: str | None, error: BaseException | Non
         future.set_exception(error)
     else:
         future.set_result(text)
+
+
+def _leave_a_core(model) -> None:
+    """On the CPU, this (worker) thread's torch ops use one core fewer than the process may run on: the event loop
+    needs one, and torch's OpenMP threads spin at every barrier, so a loop sharing their cores slows every
+    decoding step several times over (measured on 2 cores: a tiny-model step 1.9 ms with one thread, 12 ms with two
+    when the other core is busy). The setting is per thread; the rest of the process keeps its own."""
+    import torch
+
+    if next(model.parameters()).device.type == "cpu":
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
 
 
 class LocalEngine:
@@ -156,6 +170,8 @@ class LocalEngine:
         return kept, prompts
 
     def _run(self) -> None:
+        _leave_a_core(self.model)
+
         def fresh() -> Decoder:
             return Decoder(self.model, self.decoding, stop_ids=self._stops, pad_id=pad_id(self.tokenizer))
 
@@ -202,17 +218,26 @@ GENERIC_CONTROLS = re.compile(r"<\|[^<>|\s]{1,40}\|>|<｜[^<>｜]{1,40}｜>|</?t
 
 
 class OpenAIEngine:
+    """An OpenAI-compatible server (vLLM with the LoRA, llama.cpp server, Ollama) renders the base's chat template
+    itself; what it is sent makes that rendering the training one: message text with control strings
+    neutralised, the template's reasoning switches off (``chat_template_kwargs``, as vLLM and llama.cpp's server
+    take them), and the end-of-turn id as a stop (vLLM's ``stop_token_ids``) for bases whose eos differs."""
+
     def __init__(self, url: str, model: str, decoding: Decoding, *, max_prompt_tokens: int, api_key: str | None,
                  timeout_s: float = 60.0, tokenizer=None):
         import httpx
 
         self.model, self.decoding, self.max_prompt_tokens = model, decoding, max_prompt_tokens
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(base_url=url.rstrip("/") + "/", headers=headers, timeout=timeout_s)
+        self.url, self.tokenizer = url.rstrip("/") + "/", tokenizer
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=timeout_s)
         # Without the clone's tokenizer, count characters: a CJK character is at least one token, so the
         # estimate errs on the side of a shorter prompt.
         self.count_tokens = (_template_counter(tokenizer) if tokenizer is not None
                              else lambda messages: sum(len(m["content"]) + 4 for m in messages) + 2)
+        self.template_kwargs = template_kwargs(tokenizer) if tokenizer is not None else {"enable_thinking": False}
+        self.stop_token_ids = ([tokenizer.convert_tokens_to_ids(end_of_turn(tokenizer))] if tokenizer is not None
+                               else None)
 
     @classmethod
     def from_config(cls, cfg: Config) -> OpenAIEngine:
@@ -221,24 +246,61 @@ class OpenAIEngine:
         tokenizer = None
         if (adapter / "tokenizer_config.json").exists():
             tokenizer = load_tokenizer(str(adapter))
-        return cls(e.url, e.model, decoding(cfg), max_prompt_tokens=prompt_budget(cfg),
-                   api_key=os.environ.get(e.api_key_env) or None, timeout_s=e.timeout_s, tokenizer=tokenizer)
+        engine = cls(e.url, e.model, decoding(cfg), max_prompt_tokens=prompt_budget(cfg),
+                     api_key=os.environ.get(e.api_key_env) or None, timeout_s=e.timeout_s, tokenizer=tokenizer)
+        engine.check_served()
+        return engine
+
+    def check_served(self) -> None:
+        """At startup: the configured model must be among the server's /v1/models (vLLM lists the base and each
+        --lora-modules name). A server that cannot be reached yet, or has no model list, is only logged."""
+        import httpx
+
+        try:
+            response = httpx.get(self.url + "models", headers=self._headers, timeout=10)
+            response.raise_for_status()
+            served = [m["id"] for m in response.json().get("data", [])]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+            log.warning("could not list the models of %s (%s); assuming %r is served", self.url, e, self.model)
+            return
+        if self.model not in served:
+            raise ConfigError(f"bot.engine.model: {self.model!r} is not served by {self.url} (it serves: "
+                              f"{', '.join(served) or 'nothing'}); start vLLM with --enable-lora --lora-modules "
+                              f"{self.model}=runs/clone/adapter, or set bot.engine.model to the served name")
+
+    def _escaped(self, messages: list[dict]) -> list[dict]:
+        if self.tokenizer is not None:
+            return escape_messages(self.tokenizer, messages)
+        return [{**m, "content": neutralise(m["content"], GENERIC_CONTROLS)} for m in messages]
 
     async def reply(self, messages: list[dict]) -> str:
         d = self.decoding
-        body: dict = {"model": self.model, "messages": messages, "max_tokens": d.max_new_tokens,
+        body: dict = {"model": self.model, "messages": self._escaped(messages), "max_tokens": d.max_new_tokens,
                       "temperature": d.temperature, "top_p": d.top_p}
+        if self.template_kwargs:
+            body["chat_template_kwargs"] = self.template_kwargs
+        if self.stop_token_ids:
+            body["stop_token_ids"] = self.stop_token_ids  # vLLM's extra parameter; others ignore it
         if d.repetition_penalty != 1.0:
             body["repetition_penalty"] = d.repetition_penalty  # vLLM's extra parameter; others ignore it
         response = await self._client.post("chat/completions", json=body)
         response.raise_for_status()
-        return (response.json()["choices"][0]["message"].get("content") or "").strip()
+        return reply_text(response.json()["choices"][0]["message"].get("content") or "")
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
+def serve_as_trained(cfg: Config) -> None:
+    """Serving takes the persona prompt, cutoff_len and gaps the clone was trained with (runtime.manifest)."""
+    e = cfg.bot.engine
+    adapter = cfg.path(e.adapter) if e.adapter else cfg.path(cfg.train.output_dir) / "adapter"
+    if (adapter / MANIFEST).exists():
+        reconcile(cfg, adapter)
+
+
 def make_engine(cfg: Config) -> Engine:
     backend = cfg.bot.engine.backend
     log.info("loading the %s engine", backend)
+    serve_as_trained(cfg)
     return LocalEngine.from_config(cfg) if backend == "local" else OpenAIEngine.from_config(cfg)

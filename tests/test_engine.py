@@ -125,5 +125,5 @@ async def test_openai_engine_speaks_chat_completions():
     body, auth = seen[0]
     assert auth == "Bearer sk-test"
     assert body == {"model": "clone", "messages": CHATS[0], "max_tokens": 20, "temperature": 0.7, "top_p": 0.9,
-                    "repetition_penalty": 1.1}
+                    "repetition_penalty": 1.1, "chat_template_kwargs": {"enable_thinking": False}}
     assert engine.count_tokens(CHATS[0]) >= sum(len(m["content"]) for m in CHATS[0])

@@ -696,6 +696,7 @@ def _scale(per_format: int, seed: int) -> None:
 
     counts: Counter = Counter()
     kinds: Counter = Counter()
+    examples: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "fixtures"
         shutil.copytree(FIXTURES, work)
@@ -716,6 +717,7 @@ def _scale(per_format: int, seed: int) -> None:
                     raised = [p for p in ps if "raised" in p]
                     counts[fmt, "read_all exception"] += bool(raised)
                     counts[fmt, "silent loss"] += bool(ps) and not raised
+                    examples += [f"{seed_file.relative_to(FIXTURES)} [{m.what}]: {p}" for p in ps[:1]]
                     for p in raised[:1]:
                         kinds[p.split("raised ", 1)[1].split("(", 1)[0]] += 1
                     counts[fmt, "inspect exception"] += inspect_escape(path) is not None
@@ -730,6 +732,7 @@ def _scale(per_format: int, seed: int) -> None:
     for what in ("read_all exception", "inspect exception", "build exception", "silent loss"):
         print(f"total {what}: {sum(n for (_, w), n in counts.items() if w == what)}")
     print("read_all exception types:", dict(kinds))
+    print("\n".join(e[:300] for e in examples[:20]))
 
 
 if __name__ == "__main__":

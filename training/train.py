@@ -66,6 +66,8 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
     import torch
     from transformers import Trainer, TrainingArguments, set_seed
 
+    from .loss import LabelledLossTrainer, labelled_loss_unsupported
+
     t = cfg.train
     if t.method == "qlora" and not torch.cuda.is_available():
         raise ConfigError(f"{cfg.source}: train.method: qlora needs an NVIDIA GPU (bitsandbytes 4-bit); "
@@ -119,9 +121,15 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
         bf16=torch_bf16(model), disable_tqdm=not progress, remove_unused_columns=False, use_cache=False,
         dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
     )
-    trainer = Trainer(model=model, args=args, train_dataset=train_rows, eval_dataset=dev_rows or None,
-                      data_collator=collator(tokenizer, t.packing), processing_class=tokenizer,
-                      callbacks=[_tokens_per_second_callback()])
+    # the loss over labelled positions only, chunked (training/loss.py); models whose logits are more than the
+    # output layer's keep their own
+    unsupported = labelled_loss_unsupported(model)
+    if unsupported:
+        print(f"train: using the model's own loss ({unsupported})", file=sys.stderr)
+    trainer_class = Trainer if unsupported else LabelledLossTrainer
+    trainer = trainer_class(model=model, args=args, train_dataset=train_rows, eval_dataset=dev_rows or None,
+                            data_collator=collator(tokenizer, t.packing), processing_class=tokenizer,
+                            callbacks=[_tokens_per_second_callback()])
     last = last_complete_checkpoint(ckpt_dir)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
