@@ -58,6 +58,7 @@ class Persona(Section):
 
 class Dataset(Section):
     inputs: list[Path] = Field(default_factory=list, description="Export files or folders, relative to config.toml.")
+    # Checked against the parsers where the dataset is built (data_prep.build.forced_format): core knows no parsers.
     format: str = Field("auto", description="Force one parser for every input ('auto' sniffs each file).")
     out_dir: Path = Field(Path("data/dataset"), description="Where train.jsonl, dev.jsonl and report.md go.")
     include_chats: list[str] = Field(default_factory=list, description="Glob patterns on chat name or id; empty keeps all.")
@@ -76,18 +77,6 @@ class Dataset(Section):
     dev_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of the latest conversations held out for dev.")
     mask_pii: bool = Field(True, description="Mask phones, ids, cards, emails, urls, ips, QQ/WeChat ids.")
     blocklist: list[str] = Field(default_factory=list, description="Messages containing any of these words are dropped.")
-
-    @field_validator("format")
-    @classmethod
-    def _known_format(cls, v: str) -> str:
-        if v == "auto":
-            return v
-        from data_prep.formats import all_formats  # imported late: config must load without parsers' cost
-
-        names = [f.name for f in all_formats()]
-        if v not in names:
-            raise ValueError(f"unknown format {v!r}; use 'auto' or one of: {', '.join(names)}")
-        return v
 
 
 class Model(Section):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from core.config import Config
+from core.config import Config, ConfigError
 
 from .clean import CleanStats, clean
-from .formats import read_all
+from .formats import all_formats, read_all
 from .profile import catchphrases, style_stats
 from .records import Message
 from .result import BuildResult
@@ -52,6 +52,19 @@ def _no_gc():
             gc.enable()
 
 
+def forced_format(cfg: Config) -> str | None:
+    """The parser dataset.format forces on every input (None: 'auto', sniff each file), or a ConfigError naming the
+    key when no parser has that name."""
+    name = cfg.dataset.format
+    if name == "auto":
+        return None
+    names = [f.name for f in all_formats()]
+    if name not in names:
+        raise ConfigError(f"{cfg.source}: dataset.format: unknown format {name!r}; use 'auto' or one of: "
+                          f"{', '.join(names)}")
+    return name
+
+
 def build(cfg: Config, progress: bool | None = None) -> BuildResult:
     with _no_gc():
         return _build(cfg, progress)
@@ -59,11 +72,12 @@ def build(cfg: Config, progress: bool | None = None) -> BuildResult:
 
 def _build(cfg: Config, progress: bool | None) -> BuildResult:
     ds = cfg.dataset
+    fmt = forced_format(cfg)
     inputs = cfg.check_inputs()
     log = ParseLog()
     me = frozenset(n.strip() for n in cfg.persona.names)
     file_messages, owner_files = Counter(), Counter()
-    stream = read_all(inputs, log, me, None if ds.format == "auto" else ds.format)
+    stream = read_all(inputs, log, me, fmt)
     stream = tqdm(_count_files(stream, file_messages, owner_files), desc="reading exports", unit=" msg",
                   disable=True if progress is False else None, mininterval=0.5, file=sys.stderr)
     cstats = CleanStats()

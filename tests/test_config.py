@@ -61,9 +61,27 @@ def test_relative_paths_resolve_against_config_dir(tmp_path):
     assert cfg.path(cfg.dataset.out_dir) == tmp_path / "out"
 
 
-def test_unknown_format_and_gap_order(tmp_path):
-    with pytest.raises(ConfigError, match="unknown format 'wechat'"):
-        load(write(tmp_path, '[dataset]\nformat = "wechat"\n'))
+def test_unknown_format_is_named_where_the_dataset_is_built(tmp_path):
+    """core knows no parsers: the config loads, and building from it is the one-line error naming the key."""
+    from data_prep.build import build, forced_format
+
+    path = write(tmp_path, f'[persona]\nnames = ["林小夏"]\n[dataset]\ninputs = ["{SAMPLE}"]\nformat = "wechat"\n')
+    cfg = load(path)
+    with pytest.raises(ConfigError) as e:
+        build(cfg, progress=False)
+    _one_line(str(e.value), path.resolve(), ": dataset.format:", "unknown format 'wechat'", "telegram")
+    assert forced_format(load(write(tmp_path, '[dataset]\nformat = "telegram"\n'))) == "telegram"
+    assert forced_format(load(write(tmp_path, '[dataset]\nformat = "auto"\n'))) is None
+
+
+def test_core_config_imports_no_parsers():
+    code = ("import sys, core.config as c; c.load(overrides={'dataset.format': 'telegram'}); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'data_prep'))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_gap_order(tmp_path):
     with pytest.raises(ConfigError, match="burst_gap_s"):
         load(write(tmp_path, "[dataset]\nburst_gap_s = 100\nsession_gap_s = 50\n"))
 
@@ -101,7 +119,7 @@ BAD_VALUES = [
     ("eval.max_new_tokens", "1000000000"), ("eval.batch_size", "0"), ("dataset.dev_fraction", "nan"),
     ("dataset.dev_fraction", "1.0"), ("dataset.burst_gap_s", "0"), ("dataset.session_gap_s", BIG),
     ("dataset.max_turns", "1"), ("dataset.max_message_chars", "0"), ("dataset.groups", '"yes"'),
-    ("dataset.inputs", "5"), ("dataset.out_dir", '"data\\u0000set"'), ("dataset.format", '"wechat"'),
+    ("dataset.inputs", "5"), ("dataset.out_dir", '"data\\u0000set"'),
     ("persona.names", '"me"'), ("model.base", '""'), ("model.dtype", '"fp8"'),
     ("bot.engine.timeout_s", "inf"), ("bot.engine.batch_wait_ms", "1000000000000"), ("bot.engine.max_batch", "0"),
     ("bot.engine.temperature", "-0.5"), ("bot.engine.top_p", "1.5"), ("bot.engine.backend", '"vllm"'),
@@ -237,6 +255,12 @@ def test_cli_gbk_config(tmp_path):
 @pytest.mark.parametrize("entry", [["data_prep", "build"], ["training", "train"], ["bot"]])
 def test_cli_config_is_a_folder(tmp_path, entry):
     assert f"{tmp_path}: is a folder" in _cli(tmp_path, *entry, "--config", str(tmp_path))
+
+
+def test_cli_unknown_format(tmp_path):
+    path = _config(tmp_path, {"dataset.format": '"wechat"'})
+    line = _cli(tmp_path, "data_prep", "build", "--config", str(path))
+    assert f"{path}: dataset.format: unknown format 'wechat'" in line
 
 
 def test_cli_bad_value(tmp_path):
