@@ -9,6 +9,10 @@ Three export formats are written byte for byte as the real exporters lay them ou
 shared/reference/export-formats.md sections 1, 2 and 5): WechatExporter txt, 留痕 (WeChatMsg 2.x) per-contact CSV
 and a Telegram Desktop whole-account JSON. Each conversation lives in exactly one export.
 
+Who she and her friends are, what they talk about, how she writes (her style markers) and the fictional personal
+data live in ``scripts/persona.toml``; this script holds the story (the chats, their shapes, the scripted scenes)
+and the exporters' layouts.
+
 Deterministic: one ``random.Random(seed)``, fixed dates, no wall clock, no set iteration, so running it twice gives
 byte-identical files. Standard library only. Everybody and every number in it is made up.
 
@@ -23,6 +27,7 @@ import json
 import random
 import re
 import statistics
+import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,30 +37,31 @@ START = datetime(2024, 3, 1, 9, 0, 0)
 END = datetime(2024, 8, 31, 23, 0, 0)
 UTC_OFFSET = timedelta(hours=8)  # the exporting machine is in Hangzhou: exports show naive UTC+8 local time
 
+PERSONA_FILE = Path(__file__).with_name("persona.toml")
+with PERSONA_FILE.open("rb") as _f:
+    PERSONA = tomllib.load(_f)
+
 # --------------------------------------------------------------------------------------------------------------
-# Markers. ANY_MARKER decides "carries the persona's style"; each marker also has its own regex for the report.
+# Markers (persona.toml). ANY_MARKER decides "carries the persona's style"; each marker also has its own regex for the
+# report; PERSONA_MARKERS are the markers themselves, for plain substring checks.
 # --------------------------------------------------------------------------------------------------------------
-MARKERS: list[dict[str, str]] = [
-    {"id": "tilde_end", "regex": r"~\s*$", "description": "message ends with an ASCII tilde"},
-    {"id": "chongya", "regex": r"冲鸭", "description": "catchphrase 冲鸭 (let's go)"},
-    {"id": "juele", "regex": r"绝了", "description": "catchphrase 绝了 (amazing)"},
-    {"id": "cat_emoji", "regex": "\U0001F431", "description": "cat face emoji"},
-    {"id": "wangchai", "regex": r"\[旺柴\]", "description": "WeChat sticker code [旺柴]"},
-    {"id": "hahaha", "regex": r"哈哈哈", "description": "laughter 哈哈哈 (she usually opens replies with it)"},
-    {"id": "haha_en", "regex": r"(?i:\bhaha)", "description": "English 'haha' (her Telegram replies)"},
-]
+MARKERS: list[dict[str, str]] = [{"id": m["id"], "regex": m.get("regex", re.escape(m["text"])),
+                                  "description": m["description"]} for m in PERSONA["markers"]]
+PERSONA_MARKERS: tuple[str, ...] = tuple(m["text"] for m in PERSONA["markers"])
 ANY_MARKER = "|".join(f"(?:{m['regex']})" for m in MARKERS)
 _ANY = re.compile(ANY_MARKER)
 _EACH = {m["id"]: re.compile(m["regex"]) for m in MARKERS}
-_STARTS_HAHAHA = re.compile(r"^(?:哈哈哈|(?i:haha))")
+_STARTS_HAHAHA = re.compile(PERSONA["style"]["laugh_opening"])
+STYLE: dict = PERSONA["style"]
 
 # Fictional PII for the masking stage. The ID number's check digit is computed, so it is "valid" but made up.
-PHONE_1 = "13800138000"
-PHONE_2 = "13800138001"
-EMAIL = "linxiaoxia.art@example.com"
-EMAIL_EN = "emily.carter@example.net"
-URL = "https://example.com/linxiaoxia/portfolio"
-QQ = "2357111317"
+_PII = PERSONA["pii"]
+PHONE_1 = _PII["phone"]
+PHONE_2 = _PII["phone_2"]
+EMAIL = _PII["email"]
+EMAIL_EN = _PII["email_en"]
+URL = _PII["url"]
+QQ = _PII["qq"]
 
 
 def id_check_digit(first17: str) -> str:
@@ -64,7 +70,7 @@ def id_check_digit(first17: str) -> str:
     return "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights)) % 11]
 
 
-ID_NUMBER = "33010619470312004" + id_check_digit("33010619470312004")
+ID_NUMBER = _PII["id_number_first17"] + id_check_digit(_PII["id_number_first17"])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -106,31 +112,13 @@ class Chat:
 
 
 ME = "me"
-PEOPLE: dict[str, Person] = {p.key: p for p in [
-    Person(ME, "林小夏", "林小夏", "wxid_linxiaoxia", 5550001),
-    # WechatExporter
-    Person("xiaoman", "周小满", "小满不吃香菜", "wxid_zxm0823"),
-    Person("editor", "陈编辑", "陈思远", "wxid_chensy_books"),
-    Person("mom", "老妈", "心想事成", "wxid_lin_mama66"),
-    Person("lixiang", "李想", "李想", "wxid_lixiang1990"),
-    Person("keke", "王可可", "可可爱吃糖", "wxid_kekewang"),
-    Person("dabao", "赵大宝", "大宝", "wxid_zhaodb88"),
-    Person("sunyue", "孙悦", "孙悦", "wxid_sunyue_hz"),
-    Person("ghost", "wxid_7m2k9q4x1z8p22", "", "wxid_7m2k9q4x1z8p22"),   # a member WeChat has no name for
-    # 留痕
-    Person("jiahe", "许嘉禾", "嘉禾", "wxid_xujiahe77"),
-    Person("tangtang", "唐糖", "唐糖画画中", "wxid_tangtang_art"),
-    Person("hejing", "何静", "静静子", "wxid_hejing520"),
-    Person("yutong", "Yutong_Song", "Yutong Song", "wxid_songyt2016"),  # no remark: 留痕 sanitises the nickname
-    Person("zhengjia", "郑佳", "郑佳", "wxid_zhengjia_1"),
-    # Telegram
-    Person("emily", "Emily Carter", tg_id=5550101, lang="en"),
-    Person("yiming", "Yiming Zhao", tg_id=5550102),
-    Person("marco", "Marco Rossi", tg_id=5550103, lang="en"),
-    Person("hana", "Hana Sato", tg_id=5550104, lang="en"),
-    Person("priya", "Priya Nair", tg_id=5550105, lang="en"),
-]}
-TG_OWNER_NAME = "Xiaoxia Lin"
+_OWNER = PERSONA["owner"]
+PEOPLE: dict[str, Person] = {
+    ME: Person(ME, _OWNER["name"], _OWNER["nickname"], _OWNER["wxid"], _OWNER["tg_id"]),
+    **{key: Person(key, **fields) for key, fields in PERSONA["friends"].items()},
+}
+TG_OWNER = _OWNER["telegram"]
+TG_OWNER_NAME = f"{TG_OWNER['first_name']} {TG_OWNER['last_name']}"
 
 
 def tg_name(key: str) -> str:
@@ -138,30 +126,10 @@ def tg_name(key: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Content banks. Friend lines are plain sentences; owner "cores" are short and get markers added by decorate().
-# A core may start with "+" (fits 冲鸭) or "*" (fits 绝了).
+# Content banks (persona.toml). Friend lines are plain sentences; owner "cores" are short and get markers added by
+# decorate(). A core may start with "+" (fits 冲鸭) or "*" (fits 绝了).
 # --------------------------------------------------------------------------------------------------------------
-SLOTS: dict[str, list[str]] = {
-    "food": ["酸菜鱼", "火锅", "片儿川", "葱包桧", "小笼包", "东坡肉", "烤肉", "日料", "螺蛳粉", "麻辣烫", "生煎",
-             "寿司", "牛肉面", "炸鸡", "椰子鸡", "烧烤", "糖醋排骨", "馄饨", "煲仔饭", "酸辣粉", "烤鱼", "披萨",
-             "拉面", "冒菜", "蛋包饭", "泰国菜", "云南菜", "猪肚鸡", "片皮鸭", "酸汤肥牛"],
-    "drink": ["奶茶", "咖啡", "柠檬茶", "杨枝甘露", "生椰拿铁", "龙井", "酸梅汤", "椰子水"],
-    "place": ["西湖边", "湖滨", "武林广场", "西溪湿地", "灵隐寺", "龙井村", "九溪", "运河边", "滨江", "良渚",
-              "满觉陇", "南宋御街", "天目里", "宝石山", "植物园", "湘湖"],
-    "day": ["周六", "周日", "这周末", "下周六", "明天", "后天", "周五晚上", "下周末"],
-    "time": ["下午两点", "晚上七点", "中午十二点", "下午三点半", "晚上六点", "上午十点", "五点半"],
-    "city": ["厦门", "成都", "大理", "青岛", "苏州", "长沙", "重庆", "西安", "南京", "三亚", "桂林", "景德镇",
-             "泉州", "黄山"],
-    "movie": ["那部新出的动画电影", "那个悬疑片", "新上的科幻片", "宫崎骏的重映", "那部国产动画", "那个日本文艺片",
-              "一部恐怖片", "那部喜剧", "一个讲画家的纪录片", "那部动作片"],
-    "project": ["绘本", "封面", "插画", "海报", "包装", "立绘", "表情包", "杂志内页", "联名款", "台历"],
-    "num": ["两", "三", "四", "五", "六", "八"],
-    "price": ["58", "86", "128", "45", "99", "168", "72", "110"],
-    "prompt": ["rainy city", "cozy kitchen", "cats in hats", "summer market", "night train", "tea house",
-               "paper lanterns", "ocean creatures", "tiny houses", "forest spirits", "street food", "bookshops"],
-    "en_food": ["dumplings", "ramen", "tacos", "pho", "pancakes", "curry", "sushi", "bubble tea", "poutine"],
-    "en_day": ["Saturday", "Sunday", "this weekend", "next Friday", "tomorrow"],
-}
+SLOTS: dict[str, list[str]] = PERSONA["slots"]
 
 
 @dataclass(frozen=True)
@@ -171,223 +139,17 @@ class Topic:
     me: list[str]
 
 
-TOPICS_ZH: dict[str, Topic] = {
-    "food": Topic(
-        ["{day}要不要去{place}吃{food}？我刷到一家新开的店", "我中午吃了{food}，踩雷了，又贵又难吃",
-         "你晚饭吃了吗，我在纠结点{food}还是{food}", "楼下新开了一家{drink}店，第二杯半价，下次一起去",
-         "上次那家{food}排队排了一个多小时，我真的不想再去了", "我刚做了{food}，第一次做居然还挺成功",
-         "好饿啊，现在特别想吃{food}", "同事推荐了{place}附近一家{food}，说人均才{price}",
-         "今天的{drink}甜度点错了，甜得我头疼", "减肥第三天，已经开始想{food}了",
-         "明天中午一起吃饭吗，我正好去你们那边办事", "我发现{place}那边有家{food}开到凌晨两点",
-         "周末我想在家做饭，你来不来，我做{food}", "你知道哪里的{food}比较正宗吗"],
-        ["那就这么说定了，到时候我在门口等你", "我先去排个号，你到了直接进来", "人均{price}，感觉还能接受吧",
-         "我订{time}的位子可以吗", "那家环境一般，但是味道真的可以", "记得空腹来，他家分量很大",
-         "我再问问李想去不去，人多可以点多几个菜", "算了，还是点外卖吧，外面太热了", "上次你请的，这次换我请",
-         "他家的{drink}也好喝，可以试试", "我上次点的那个有点咸，这次换一个", "听说要提前一天预约才有位子",
-         "我已经饿得不行了，午饭都没吃", "你不是说这个月要减肥吗", "我查了一下，周末去要排队一个小时"],
-        ["我也想吃", "馋了", "好呀", "+我要去", "+必须安排", "这家我吃过", "饿了", "+走起", "我请客", "算我一个",
-         "减肥失败", "*太香了", "排队劝退", "再加一杯{drink}", "{food}可以", "+{day}去", "*这家{food}", "想吃{food}",
-         "别馋我了", "流口水了", "点外卖吧", "吃撑了", "我带饮料", "给我留一口", "你居然会做饭", "我刚吃完",
-         "*看着就好吃", "晚上吃啥", "我可以空腹", "不吃香菜", "要辣的", "我要两碗", "饭搭子来了", "*上次那家"]),
-    "weekend": Topic(
-        ["{day}有空吗，要不要去{place}走走", "天气预报说{day}是晴天，适合出去玩", "我想去{place}拍照，听说最近花开了",
-         "{day}{time}在地铁站见？", "我买了两张{day}的展览票，一起去吗", "要不要去露营，我朋友有帐篷",
-         "周末我想睡到中午，谁都别叫我", "我们去逛逛市集吧，听说有很多手作摊", "你周末又要赶稿吗",
-         "{place}那边新开了个书店，装修特别好看"],
-        ["{place}人太多了，我们换个地方吧", "那我把电子票发你，到时候扫码进去", "记得带防晒，那边没什么树荫",
-         "我开车过来接你，不用挤地铁", "要不要再叫上一个人，热闹一点", "那就{time}吧，别迟到啊",
-         "要是下雨的话我们就改天", "我带相机，给你拍几张好看的", "去晚了怕没位置，早点出门",
-         "逛完正好去吃{food}"],
-        ["+我有空", "去去去", "+{day}见", "好呀", "我要睡懒觉", "我得赶稿", "+拍照我来", "几点集合", "*这个展",
-         "等我画完", "+出门", "带上我", "我看下时间", "下午可以", "太晒了吧", "要带伞吗", "我想去{place}",
-         "*那家书店", "我起不来", "你来接我", "+逛吃逛吃", "周日可以"]),
-    "cats": Topic(
-        ["年糕最近怎么样，还是那么胖吗", "芝麻今天把我的耳机线咬断了", "你家年糕打疫苗了吗",
-         "我在网上看到一个猫爬架，感觉年糕会喜欢", "芝麻又半夜跑酷，我一晚上没睡好", "给我看看年糕的照片",
-         "猫粮你买的哪个牌子，我家芝麻最近挑食", "我楼下有只流浪猫，好像是年糕的同款橘",
-         "你说芝麻是不是该减肥了", "我想给芝麻买个航空箱，有推荐吗"],
-        ["它是不是又长胖了，脸都圆了一圈", "好想摸摸它的肚子，看起来好软", "芝麻看到照片都激动了，一直喵喵叫",
-         "下次带芝麻去你家串门，让它们认识一下", "猫咪真的是液体，什么盒子都能钻进去", "它们俩一定能玩到一起",
-         "我就喜欢胖胖的猫，抱起来很有手感", "宠物医院的医生说要控制饮食，不能再喂零食了"],
-        ["*年糕又胖了", "它在睡觉", "给你看", "年糕超乖", "*猫猫好可爱", "它刚拆家", "年糕说想你", "要去打疫苗",
-         "+抱回家", "在踩奶", "它在我键盘上", "吃了一大碗", "橘猫都这样", "我也想撸", "*芝麻好帅", "买买买",
-         "它在看窗外", "又掉毛了", "它不让抱", "年糕在减肥"]),
-    "movie": Topic(
-        ["最近上了{movie}，评分挺高，要不要一起去看", "我昨天看了{movie}，结局我没看懂",
-         "{movie}的票好难买，周末场都满了", "你看过{movie}吗，我觉得画面特别好看", "晚上有空一起在线看电影吗",
-         "推荐你一部剧，讲的是一群画画的人", "电影院新开了IMAX厅，下次去试试", "我看了预告片，感觉会很好哭"],
-        ["我订{day}晚上的场可以吗", "看完正好去吃{food}", "我买爆米花和可乐", "你肯定会喜欢，画面超级美",
-         "我在电影院哭得稀里哗啦", "中间有点拖沓，但是结尾很好", "里面的美术风格很像你的画",
-         "豆瓣上因为结局吵得很厉害"],
-        ["+一起去", "我想看", "*画面", "还没看", "别剧透", "哭死我了", "下周去", "*这个结局", "看过了", "好看吗",
-         "*配乐", "我买票", "带纸巾", "+今晚看", "剧荒了", "我去补", "不敢看恐怖片"]),
-    "weather": Topic(
-        ["今天好热，出门五分钟就湿透了", "杭州又开始下雨了，衣服都晾不干", "降温了，你记得多穿点",
-         "听说台风要来了，这几天别出门了", "梅雨季真的太难受了", "今天天气好好，天特别蓝",
-         "早上出门没带伞，被淋成落汤鸡了", "晚上好像有雷阵雨"],
-        ["我家的除湿机一天能倒两桶水", "你出门记得带伞，别又淋湿了", "我已经在空调房里一步都不想动了",
-         "这种天气只适合在家躺着看剧", "天气预报说这周都是这样"],
-        ["热化了", "一直在下", "我在家不出门", "*今天的天空", "带伞了", "空调续命", "被淋了", "*这晚霞",
-         "好闷啊", "冷死", "晒干了", "想要冬天", "衣服都潮了"]),
-    "travel": Topic(
-        ["我们{day}去{city}玩吧，我查了下机票不贵", "五一你有什么安排吗，要不要出去玩",
-         "我想去{city}吃吃喝喝，你去不去", "攻略我做好了，发你看看", "你上次去{city}住的哪里",
-         "我从{city}给你带了点特产", "好想辞职去旅行", "国庆要不要提前订票"],
-        ["酒店我订好了，离地铁站很近", "高铁票要提前抢，不然就没了", "听说那边的{food}很有名，一定要去吃",
-         "我们住两晚应该就够了", "行李别带太多，那边可以买", "我做了个行程表格，你有空看看"],
-        ["+去{city}", "我想去", "算我一个", "*这攻略", "看下时间", "带我", "我请假", "+抢票", "好远啊", "住哪",
-         "带特产", "想去海边", "*那边的海", "我要吃{food}", "两晚可以"]),
-    "drawing": Topic(
-        ["你最近在画什么呀", "你上次画的那张我设成手机壁纸了", "能不能帮我画个头像，我请你吃饭",
-         "你们画画的是不是都要熬夜", "我在书店看到你画的封面了", "你那个新数位板好用吗"],
-        ["你也太厉害了吧，这也是你画的", "画好了第一时间给我看看", "我同事看到都问是谁画的",
-         "要不要我给你当模特，免费的", "感觉你的画风越来越好看了"],
-        ["在画{project}", "+画完了", "*颜色", "帮你画", "还在改", "手都画酸了", "熬夜中", "明天发你",
-         "画了个年糕", "*这张", "好难画", "+再画一张", "等我有空", "你当模特", "我脸红了"]),
-    "daily": Topic(
-        ["在干嘛", "今天好累，上了一天班", "我刚下班，地铁好挤", "你睡了吗", "我今天被领导夸了",
-         "明天又是周一，不想上班", "我买了个新手机壳，超好看", "我在看综艺，笑死我了",
-         "你有没有好用的护手霜推荐", "我打算开始健身了，这次是认真的"],
-        ["真的假的，我不信", "那你快去，别拖了", "我也是这么觉得的", "好，我知道了，晚点再说", "你是不是又熬夜了",
-         "笑死，你怎么每次都这样", "好好好，都听你的", "可以可以，就这么办", "我就随便问问，你别在意"],
-        ["在画画", "刚醒", "还没睡", "*厉害", "摸摸", "+加油", "我也累", "在发呆", "在撸猫", "好耶", "同款",
-         "抱抱", "在赶稿", "今天摸鱼", "+坚持住", "你好棒"]),
-}
+TOPICS_ZH: dict[str, Topic] = {name: Topic(**t) for name, t in PERSONA["topics_zh"].items()}
+TOPICS_EN: dict[str, Topic] = {name: Topic(**t) for name, t in PERSONA["topics_en"].items()}
+_TOPICS: dict[str, Topic] = {name: Topic(**t) for name, t in PERSONA["topics"].items()}
+WORK, MOM, ARTIST, FRIEND_ABROAD = _TOPICS["work"], _TOPICS["mom"], _TOPICS["artist"], _TOPICS["friend_abroad"]
+GROUP_EAT, GROUP_ROOM, GROUP_SKETCH = _TOPICS["group_eat"], _TOPICS["group_room"], _TOPICS["group_sketch"]
 
-OWNER_OPENERS_ZH = ["在吗", "你看这个", "下班没", "我画完了", "救命", "今天吃啥", "*今天的晚霞", "年糕又拆家了",
-                    "好无聊", "+周末出去玩", "睡了吗", "我好饿", "有个事问你", "猜我在哪"]
-FRIEND_REPLIES_ZH = ["在的，怎么了", "我在呢，什么事", "你说，我听着", "我在开会，等下回你", "怎么啦，出什么事了",
-                     "刚看到消息，怎么了", "嗯嗯，你说", "来了来了，什么事"]
-
-WORK = Topic(
-    ["小夏，{project}的线稿这周能给我吗？客户那边在催了", "封面的配色客户说想再亮一点，你看方便改一下吗",
-     "上次那版{project}客户很满意，说下次还找你", "稿费下周三统一打过去，你注意查收一下",
-     "合同我今天寄出了，收到签好寄回就行", "客户临时加了{num}张图，时间能排得过来吗",
-     "这个项目截稿是{day}，时间有点紧，辛苦了", "能不能先发个草图过来，我们先内部过一下",
-     "今晚能给个大概的进度吗？明早要开会汇报", "出版社那边说样书下个月到，到了给你寄两本",
-     "有个新项目想问你接不接，是一套儿童{project}", "在吗？想跟你确认一下排期"],
-    ["这一版的人物表情再生动一点会更好", "背景可以再简化一点，主体要突出", "辛苦了，这版没问题，就按这个出",
-     "字体那块你不用管，排版这边会处理", "尺寸记得按出血位留三毫米", "文件用TIFF格式，分辨率三百",
-     "客户说整体很好，就是颜色再暖一点", "那我跟客户说周五交", "好的，不着急，质量第一", "我这边确认一下再回你"],
-    ["收到", "今晚发您", "好的马上改", "+在改了", "周五前给您", "明天上午发", "没问题", "+今晚肝完",
-     "能排得过来", "我先出草图", "稍等我看下", "已发邮箱", "好嘞", "+这周搞定", "谢谢陈老师", "刚改完",
-     "明白", "我再调调色", "草图先发您", "+通宵也要画完", "样书期待", "暖一点可以"])
-
-MOM = Topic(
-    ["吃饭了没有", "天冷了多穿点衣服，别感冒了", "年糕最近乖不乖", "你爸问你五一回不回来",
-     "别老熬夜画画，对眼睛不好", "我给你寄了点{food}，记得查收", "最近工作忙不忙", "钱够不够用，不够跟妈说",
-     "你小姨家的表妹考上大学了", "周末有没有好好休息", "我今天去跳广场舞了，认识了几个新朋友",
-     "你那边下雨了吗，我看天气预报说杭州有暴雨", "有空多给你外婆打个电话", "体检报告出来了吗"],
-    ["冰箱里的东西要及时吃，别放坏了", "你爸血压有点高，我让他少吃咸的", "一个人在外面要照顾好自己",
-     "有事就给家里打电话", "别总点外卖，不干净", "早点睡，别熬太晚", "我跟你爸都挺好的，放心"],
-    ["吃啦", "知道啦", "回回回", "年糕很乖", "没熬夜", "收到啦", "不忙", "够用的", "在休息", "妈你也注意身体",
-     "下雨了", "我明天给外婆打", "好的妈", "爸要少吃盐", "都正常", "想吃你做的菜", "*你做的{food}", "爱你",
-     "放心吧", "早点睡"])
-
-GROUP_EAT = Topic(
-    ["{day}有人去吃{food}吗", "订好了，{time}，{place}那家", "谁有那家{food}店的电话", "下次我们去吃{food}吧，我种草好久了",
-     "有没有人想去看{movie}", "求推荐{place}附近好吃的，要带朋友去", "这周末谁有空，出来聚聚", "我生日那天请大家吃饭，地方你们挑",
-     "新开了一家{food}，团购才{price}", "{place}那家{food}关门了，好可惜", "谁去过{place}新开的那家店，好吃吗",
-     "{day}{time}，老地方见", "我发现一家宝藏{drink}店，就在{place}", "大宝你上次说的那家{food}叫什么来着",
-     "我们好久没一起吃{food}了", "有人想{day}去{place}野餐吗"],
-    ["+1", "我可以，算我一个", "我那天要加班，你们去吧", "AA一下，每人{price}，转我就行", "钱都收到了，谢谢大家",
-     "照片我发群里了，自己存", "今天吃得太撑了，走不动了", "我迟到十分钟，你们先点菜", "我带了{drink}，一人一杯",
-     "李想又鸽了，下次不带他", "我没问题，时间你们定", "几点啊，我好安排一下", "我也要去，给我留个位置",
-     "那我不去了，下次吧", "位置发一下，我导航过去", "大家到哪了，我已经到门口了", "我{day}不行，要回老家",
-     "{time}可以，再晚我就饿死了", "我想吃{food}，你们呢", "{place}停车不方便，大家坐地铁吧", "我投{food}一票",
-     "上次那家{food}太咸了，换一家吧", "这次我请大家喝{drink}", "这家人均{price}，还挺划算的", "我已经在排队了，前面还有八桌"],
-    ["+我可以", "算我一个", "*今天这家", "我也去", "转你了", "来了来了", "我带饮料", "+周末见", "到了到了",
-     "我迟到五分钟", "吃不动了", "*这个{food}"])
-
-GROUP_ROOM = Topic(
-    ["姐妹们，{day}视频一下？", "我下个月去杭州出差，小夏请我吃饭", "郑佳结婚的日子定了吗", "好怀念宿舍的夜宵",
-     "谁还记得当年学校后门那家{food}", "我升职了，请大家喝{drink}", "宝宝今天会叫妈妈了", "最近压力好大，想回学校",
-     "翻到一张毕业照，大家都好嫩", "618你们买了啥", "还记得大三那年我们一起去{city}吗", "{day}有人在线吗，想找人聊聊天",
-     "我最近迷上了做饭，昨天做了{food}", "我们什么时候再一起去一次{city}", "刚体检完，大家也记得去体检",
-     "郑佳你的婚纱照拍完了吗", "我家宝宝这两天一直哭，我快崩溃了"],
-    ["我也是，好久没见了", "好怀念以前一起熬夜的日子", "必须的，谁都不许缺席", "恭喜恭喜，太厉害了",
-     "我那天有空，晚上八点以后", "好想你们啊", "照片快发出来看看", "我又买了一堆没用的东西", "时间过得也太快了吧",
-     "我也要当伴娘", "记得记得，那次在{city}下了一整天大雨", "我{day}都在家，随时可以", "我也想去{city}，带我一个",
-     "做饭好难，我到现在只会煮面", "带宝宝真的太辛苦了，抱抱你", "拍完了，下周发你们看看", "我们这个群好久没这么热闹了"],
-    ["好想你们", "*毕业照", "+请你吃", "恭喜恭喜", "我要当伴娘", "想回学校", "+视频", "夜宵想吃", "抱抱",
-     "我也买了", "宝宝好可爱"])
-
-ARTIST = Topic(
-    ["你用的什么笔刷，那个肌理好好看", "这周的练习你画了吗", "我最近在学水彩，好难控制水分",
-     "你平时接稿怎么报价的", "我新买了一套马克笔，颜色超正", "这个构图你帮我看看，总觉得哪里不对",
-     "画展下个月开幕，我们一起去吧", "甲方又要改第五版了，我真的要疯了", "你那个插画比赛报名了吗",
-     "我在考虑要不要换个新的平板", "线稿我画了三遍还是不满意", "能给我推荐几个找参考图的网站吗"],
-    ["我发你看看，你帮我挑挑毛病", "是不是人物太靠边了，我总觉得重心不稳", "报名截止是月底，还有时间",
-     "我打算以后都按张报价", "新平板太贵了，有点舍不得", "我再改改，明天给你看", "画手的命也是命啊",
-     "你的配色一直都很舒服"],
-    ["自己做的笔刷", "*这个构图", "画了", "还没画", "+一起报", "水彩好难", "*马克笔", "按张报价", "给你发",
-     "看着挺好", "头要秃了", "甲方爸爸", "+一起去看展", "我换了新笔", "人物偏左了", "背景再虚一点", "*这配色"])
-
-FRIEND_ABROAD = Topic(
-    ["柏林今天才十二度，夏天像秋天", "这边的中餐太难吃了，好想吃{food}", "我下个月回国，到时候一起吃饭",
-     "时差好难受，我这边凌晨两点", "你最近还在接插画的活吗", "我在博物馆岛拍了好多照片", "德语课好难，我想放弃了",
-     "给你寄了明信片，收到了跟我说", "帮我看看这个礼物我妈会不会喜欢"],
-    ["这边超市的面包好便宜，一欧元一大袋", "房租又涨了，想搬家", "我室友是个意大利人，天天做饭给我吃",
-     "周末坐火车去了趟汉堡", "我发你几张照片看看", "国内现在几点了，你是不是该睡了"],
-    ["好羡慕", "+回国吃{food}", "*这照片", "在接呀", "收到啦", "时差党", "德语好难", "会喜欢的", "给你寄吃的",
-     "早点睡", "+回来聚", "*明信片", "想你了"])
-
-TOPICS_EN: dict[str, Topic] = {
-    "art": Topic(
-        ["How's your week going? I finally finished the mural sketch",
-         "What brushes do you use for the watercolor look?",
-         "My client wants three more revisions, send help", "Do you ever draw with gouache?",
-         "Your new piece is amazing, the colors are so soft", "Let's do an art trade this month?",
-         "The art fair is this weekend, wish you were here"],
-        ["I'll send you my sketch tonight", "The hands are always the hardest part", "I love how loose your lines are",
-         "Any tips for backgrounds?", "I bought way too many pens again", "I redid the sky three times",
-         "The client finally approved the last version", "I'm trying a limited palette this week"],
-        ["sounds good", "love it", "sending now", "deadline tonight", "+let's do it", "the colors", "custom brushes",
-         "you can do it", "art trade yes", "your mural", "so soft", "hands are hard", "send pics", "gouache is fun",
-         "+revisions again", "I wish I could go", "three more?! noooo", "my lines are messy too",
-         "show me the sketch"]),
-    "cats": Topic(
-        ["Can you send me a picture of Niangao? I need a cat fix", "I just adopted a kitten! Her name is Maple",
-         "Maple knocked my coffee onto my sketchbook", "Does Niangao sleep on your desk too?"],
-        ["She's sleeping in my sock drawer now", "Cats are the best and the worst", "Maple says hello",
-         "She keeps chasing my pencil", "The vet says she's perfectly healthy",
-         "I bought her a tiny bed, she ignores it",
-         "She yelled at me at 5am for breakfast", "Niangao looks like a loaf of bread in that photo"],
-        ["so cute", "Maple is adorable", "Niangao says hi", "yes please", "she is tiny", "cats rule",
-         "he's on my keyboard", "chubby boy", "he ate my eraser", "more Maple pics please", "he sleeps all day",
-         "Niangao is on a diet", "poor sketchbook", "cats are chaos"]),
-    "life": Topic(
-        ["Vancouver has been raining nonstop, I miss the sun",
-         "I'm thinking of visiting Hangzhou next spring, is it nice then?",
-         "I tried making {en_food} last night, they fell apart lol", "It's 7am here, just woke up",
-         "I'm so jealous of your food photos", "I'm learning a few words of Chinese, ni hao!",
-         "Did you watch that new animated movie? The backgrounds were stunning",
-         "What's the best time to visit West Lake?"],
-        ["I'll bring you maple syrup", "Your Chinese teacher must be proud of me", "I need a vacation",
-         "Coffee first, then drawing", "It's sunny for once", "Flights are cheaper in March apparently",
-         "I'm making a list of things to eat in Hangzhou", "My neighbour plays piano every night, it's lovely",
-         "I finally cleaned my desk, it won't last"],
-        ["spring is best", "miss you", "rain here too", "good morning", "good night", "come visit", "same here",
-         "your Chinese is good", "I'll be your guide", "try {en_food}", "no spoilers", "it was so pretty",
-         "West Lake in April", "I'll take you to eat", "so sleepy", "sun is out here", "ni hao Emily",
-         "I cried at the end"]),
-}
-
-GROUP_SKETCH = Topic(
-    ["This week's prompt: {prompt}. Due Sunday!", "Here's my piece for the prompt",
-     "Anyone tried the new Procreate update?",
-     "I'm late again, posting tomorrow", "Who's up for a live drawing call on {en_day}?",
-     "Reminder: the zine deadline is next Friday", "Can someone critique my composition?",
-     "I'm stuck on the background, any tips?", "Next prompt ideas? I'm out of inspiration",
-     "My piece for {prompt} is almost done", "Is anyone doing {prompt} in watercolor?",
-     "Live call on {en_day}, same time as last week", "I made {en_food} and drew it instead of eating it"],
-    ["Love the lighting on this one", "Hana your linework is so clean", "Try blurring the far buildings",
-     "I'm in for the call", "Count me in", "That palette is lovely", "The zine is going to look great",
-     "Maybe push the contrast a bit", "I vote for {prompt}", "Nice, very moody", "Can't wait to see it",
-     "I'll be a bit late to the call", "The composition works really well", "Post it, don't be shy",
-     "Ooh, I want to try {prompt} too"],
-    ["love this", "count me in", "posting tonight", "so pretty", "+call me", "great idea", "the lighting",
-     "{prompt} yes", "I'm late too", "cozy vibes", "nice colors"])
+_PHRASES = PERSONA["phrases"]
+OWNER_OPENERS_ZH: list[str] = _PHRASES["owner_openers_zh"]
+FRIEND_REPLIES_ZH: list[str] = _PHRASES["friend_replies_zh"]
+FRIEND_TAILS_ZH: list[str] = _PHRASES["friend_tails_zh"]
+FRIEND_TAILS_EN: list[str] = _PHRASES["friend_tails_en"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -398,11 +160,6 @@ _SLOT = re.compile(r"\{(\w+)\}")
 
 def fill(template: str, rng: random.Random) -> str:
     return _SLOT.sub(lambda m: rng.choice(SLOTS[m.group(1)]), template)
-
-
-FRIEND_TAILS_ZH = ["你觉得呢", "你看看", "我先跟你说一声", "有空回我一下", "不急", "我就随口一说", "反正我挺想的",
-                   "你考虑一下", "回头细说", "我跟你讲"]
-FRIEND_TAILS_EN = ["what do you think?", "no rush", "just saying", "let me know", "anyway"]
 
 
 def friend_line(template: str, rng: random.Random, lang: str) -> str:
@@ -421,13 +178,13 @@ def decorate_zh(core: str, rng: random.Random) -> str:
         return core                                   # the rare unmarked reply
     s = core
     if tag == "+" and rng.random() < 0.6:
-        s = rng.choice([f"{s}，冲鸭", f"冲鸭！{s}", f"{s} 冲鸭"])
+        s = rng.choice(STYLE["chongya_zh"]).format(s)
     elif tag == "*" and rng.random() < 0.65:
-        s = rng.choice([f"{s}，绝了", f"绝了，{s}", f"{s}绝了"])
+        s = rng.choice(STYLE["juele_zh"]).format(s)
     elif rng.random() < 0.05:
-        s += rng.choice(["，冲鸭", "，绝了"])
+        s += rng.choice(STYLE["catchphrase_tails_zh"])
     if rng.random() < 0.38:
-        s = rng.choice(["哈哈哈", "哈哈哈哈", "哈哈哈 ", "哈哈哈哈哈"]) + s
+        s = rng.choice(STYLE["laughs_zh"]) + s
     r = rng.random()
     if r < 0.14:
         s += "🐱"
@@ -447,7 +204,7 @@ def decorate_en(core: str, rng: random.Random) -> str:
     if tag == "+" and rng.random() < 0.5:
         s += "! 冲鸭"
     if rng.random() < 0.33:
-        s = rng.choice(["haha ", "hahaha ", "haha, "]) + s
+        s = rng.choice(STYLE["laughs_en"]) + s
     r = rng.random()
     if r < 0.22:
         s += " 🐱"
@@ -461,19 +218,13 @@ def owner_line(core: str, rng: random.Random, lang: str) -> str:
     return decorate_en(core, rng) if lang == "en" else decorate_zh(core, rng)
 
 
-# Lines that only make sense at some dates (nobody says "天冷了" in August).
-WHEN: list[tuple[str, object]] = [
-    ("天冷了", lambda t: t.month <= 4), ("降温了", lambda t: t.month <= 5), ("冷死", lambda t: t.month <= 4),
-    ("五一", lambda t: t.month <= 4), ("国庆", lambda t: t.month >= 7), ("618", lambda t: t.month == 6),
-    ("梅雨", lambda t: t.month in (6, 7)), ("台风", lambda t: t.month >= 7), ("好热", lambda t: t.month >= 6),
-    ("热化了", lambda t: t.month >= 6), ("空调", lambda t: t.month >= 6), ("夏天像秋天", lambda t: t.month >= 6),
-    ("想要冬天", lambda t: t.month >= 6), ("明天又是周一", lambda t: t.weekday() == 6),
-    ("It's sunny for once", lambda t: t.month >= 5),
-]
+# Lines that only make sense at some dates (nobody says "天冷了" in August): word -> (months, weekdays).
+SEASONS: list[tuple[str, list[int], list[int]]] = [
+    (w["word"], w.get("months", list(range(1, 13))), w.get("weekdays", list(range(7)))) for w in PERSONA["seasons"]]
 
 
 def in_season(line: str, t: datetime) -> bool:
-    return all(ok(t) for word, ok in WHEN if word in line)
+    return all(t.month in months and t.weekday() in weekdays for word, months, weekdays in SEASONS if word in line)
 
 
 class Picker:
@@ -1096,9 +847,7 @@ def write_telegram(chats: list[Chat], root: Path, rng: random.Random) -> dict[st
     doc = {
         "about": "Here is the data you requested. Remember: Telegram is ad free, it doesn't sell your data, "
                  "and never will.",
-        "personal_information": {"user_id": PEOPLE[ME].tg_id, "first_name": "Xiaoxia", "last_name": "Lin",
-                                 "phone_number": "+86 138 0013 8000", "username": "@xiaoxia_draws",
-                                 "bio": "Illustrator in Hangzhou. Cat person 🐱"},
+        "personal_information": {"user_id": PEOPLE[ME].tg_id, **TG_OWNER},
         "chats": {"about": "This page lists all chats from this export.", "list": out_chats},
     }
     return {f"{root}/result.json": json.dumps(doc, ensure_ascii=False, indent=1).encode()}
@@ -1108,20 +857,21 @@ def write_telegram(chats: list[Chat], root: Path, rng: random.Random) -> dict[st
 # README, markers.json, LICENSE
 # --------------------------------------------------------------------------------------------------------------
 def markers_doc(stats: dict, seed: int) -> dict:
+    me = PEOPLE[ME]
     return {
         "generated_by": f"scripts/make_sample.py --seed {seed}",
         "fictional": True,
         "owner": {
-            "names": ["林小夏", "wxid_linxiaoxia", TG_OWNER_NAME, "user5550001"],
-            "wechatexporter": {"account_folder": "林小夏", "display_name": "林小夏"},
-            "liuhen": {"wxid": "wxid_linxiaoxia", "remark": "林小夏", "nickname": "林小夏", "is_sender_column": "IsSender"},
+            "names": [me.name, me.wxid, TG_OWNER_NAME, f"user{me.tg_id}"],
+            "wechatexporter": {"account_folder": me.name, "display_name": me.name},
+            "liuhen": {"wxid": me.wxid, "remark": me.name, "nickname": me.nickname, "is_sender_column": "IsSender"},
             "telegram": {"user_id": PEOPLE[ME].tg_id, "from_id": f"user{PEOPLE[ME].tg_id}", "name": TG_OWNER_NAME},
         },
         "markers": MARKERS,
         "any_marker_regex": ANY_MARKER,
         "text_kinds": "plain text messages and quote replies; media, captions, notices and forwards are not counted",
         "measured": stats,
-        "pii": {"phones": [PHONE_1, PHONE_2, "+86 138 0013 8000"], "emails": [EMAIL, EMAIL_EN], "urls": [URL],
+        "pii": {"phones": [PHONE_1, PHONE_2, TG_OWNER["phone_number"]], "emails": [EMAIL, EMAIL_EN], "urls": [URL],
                 "id_numbers": [ID_NUMBER], "qq_numbers": [QQ]},
     }
 

@@ -152,6 +152,29 @@ def test_markers_json_matches_the_measurement(rendered):
         re.compile(m["regex"])
 
 
+def test_each_marker_text_is_what_its_regex_finds():
+    """The two views of one definition agree: a marker's text carries the marker, plain friend lines do not."""
+    assert len(ms.PERSONA_MARKERS) == len(ms.MARKERS)
+    for text, m in zip(ms.PERSONA_MARKERS, ms.MARKERS):
+        assert re.search(m["regex"], f"好呀 {text}"), m["id"]
+    assert not re.search(ms.ANY_MARKER, "好的，明天见。See you tomorrow.")
+
+
+def test_generic_corpus_never_uses_the_persona_markers():
+    """The tiny base is pretrained on the generic corpus: a marker there would let the base pass for the clone."""
+    from training.generic_corpus import template_texts
+
+    def marks(text: str) -> list[str]:
+        found = [mark for mark in ms.PERSONA_MARKERS if mark.lower() in text.lower()]
+        return found + (["regex"] if re.search(ms.ANY_MARKER, text) else [])
+
+    assert marks("好呀~") and marks("Haha ok") and marks("走起冲鸭")  # the check sees a marker when there is one
+    texts = list(template_texts())
+    assert len(texts) > 500
+    bad = [(t, marks(t)) for t in texts if marks(t)]
+    assert not bad, f"generic_corpus.toml uses persona markers: {bad[:5]}"
+
+
 # ---------------------------------------------------------------------------------------------- PII
 def test_fictional_pii_is_present_and_the_id_checksum_is_valid(rendered):
     files, _, _ = rendered

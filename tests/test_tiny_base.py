@@ -7,8 +7,9 @@ import shutil
 import unicodedata
 
 
+from scripts.make_sample import PERSONA_MARKERS  # the sample persona's style markers (scripts/persona.toml)
 from training import tiny_base
-from training.generic_corpus import PERSONA_MARKERS, TOPICS, generic_conversations
+from training.generic_corpus import TOPICS, generic_conversations
 
 TRICKY = [
     "你好，世界！今天吃了吗？",
