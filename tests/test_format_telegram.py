@@ -12,7 +12,7 @@ from data_prep.records import Kind
 from data_prep.sources import ExportError, ParseLog
 
 FIX = Path(__file__).parent / "fixtures" / "telegram"
-REAL = Path(__file__).parents[2] / "shared/samples/real/telegram/langchain_result.json"
+REAL = Path(__file__).parent / "fixtures/real/telegram/langchain_result.json"  # MIT, license beside it
 
 
 def parse(path: Path, me: frozenset[str] = frozenset()) -> tuple[list, ParseLog]:
@@ -124,8 +124,6 @@ def test_account_file_without_chats_yields_nothing() -> None:
 
 
 def test_real_sample() -> None:
-    if not REAL.exists():
-        pytest.skip("shared samples not present")
     assert detect(REAL).name == "telegram"
     msgs, log = parse(REAL)
     assert [(m.sender, m.text) for m in msgs] == [

@@ -11,7 +11,7 @@ from data_prep.records import Kind
 from data_prep.sources import Decoding, ExportError, ParseLog
 
 FIX = Path(__file__).parent / "fixtures" / "whatsapp"
-REAL = Path(__file__).parents[2] / "shared/samples/real/whatsapp/langchain_android.txt"
+REAL = Path(__file__).parent / "fixtures/real/whatsapp/langchain_android.txt"  # MIT, license beside it
 ANDROID = "WhatsApp Chat with Bob.txt"
 IOS = "WhatsApp Chat - Family/_chat.txt"
 TEAM = "WhatsApp Chat with Team.txt"
@@ -220,8 +220,6 @@ def test_sniff_rejects_date_first_chinese_txt(tmp_path: Path) -> None:
 
 
 def test_real_sample_langchain_android() -> None:
-    if not REAL.exists():
-        pytest.skip("real sample absent")
     assert detect(REAL).name == "whatsapp"
     log = ParseLog()
     msgs = list(whatsapp.parse(REAL, log, frozenset({"User 1"})))
