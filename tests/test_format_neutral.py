@@ -272,3 +272,22 @@ def test_empty_json_is_an_error(tmp_path: Path, content: bytes) -> None:
     p.write_bytes(content)
     with pytest.raises(ExportError):
         parse(p)
+
+
+def test_empty_sender_is_a_sender_the_export_did_not_name(tmp_path: Path) -> None:
+    """Exports hold messages nobody in particular wrote (notices, quote replies without a name): an empty sender
+    reads back as that, and is not one more person when the group flag is inferred. A missing key is still a skip."""
+    rows = [{"chat": "Mom", "sender": "Mom", "time": "2024-01-05T08:00:00", "text": "hi", "is_me": False},
+            {"chat": "Mom", "sender": "Me", "time": "2024-01-05T08:01:00", "text": "hey", "is_me": True},
+            {"chat": "Mom", "sender": "", "time": "2024-01-05T08:02:00", "text": "Mom recalled a message",
+             "is_me": False, "kind": "recall"},
+            {"chat": "Mom", "time": "2024-01-05T08:03:00", "text": "no sender key", "is_me": False}]
+    p = tmp_path / "chats.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    msgs, log = parse(p)
+    assert [(m.sender, m.kind) for m in msgs] == [("Mom", Kind.TEXT), ("Me", Kind.TEXT), ("", Kind.RECALL)]
+    assert skips(log) == [(4, "neutral: missing sender")]
+    assert not any(m.is_group for m in msgs)  # two people and a notice: a private chat
+    rows[2]["sender"] = "Dad"  # the same with a third person is a group: the inference does count senders
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows[:3]), encoding="utf-8")
+    assert all(m.is_group for m in parse(p)[0])

@@ -54,7 +54,6 @@ OVERLAPS: tuple[tuple[str, str, str], ...] = (
     ("weflow", "echotrace", 'WeFlow\'s JSON has EchoTrace\'s "session" + "messages" shape; its "weflow" header is '
                             "WeFlow's"),
     ("ciphertalk", "echotrace", 'CipherTalk\'s 详细 JSON has the same shape; its "exportInfo" header is CipherTalk\'s'),
-    ("qqnt", "telegram", 'QCE JSON has a top-level "messages" array like Telegram\'s; only QCE has "chatInfo"'),
 )
 
 

@@ -144,8 +144,8 @@ def to_message(row: dict, source: str) -> tuple[Message, bool]:
     if type(chat) is not str or not chat:
         chat = to_str(chat, "chat")
     sender = get("sender")
-    if type(sender) is not str or not sender:
-        sender = to_str(sender, "sender")
+    if type(sender) is not str:  # "" is a sender the export did not name (a notice, an unattributed quote reply),
+        sender = to_str(sender, "sender")  # as every parser gives it; cleaning drops it unless it is yours
     value = get("time")
     time = None
     if type(value) is str and value[4:5] == "-":  # ISO date; numbers never have "-" there
@@ -309,7 +309,8 @@ def _messages(path: Path, log: ParseLog, rows: Iterable[tuple[int, object]]) -> 
             good = True
             for pn, reason in pending:
                 log.skip(path, pn, reason)
-        chat_senders.add((msg.chat_id, msg.sender_id or msg.sender))
+        if msg.sender_id or msg.sender:  # nobody in particular is not one more person in the chat
+            chat_senders.add((msg.chat_id, msg.sender_id or msg.sender))
         if held or not has_group:
             held.append((msg, has_group))
         else:
@@ -325,7 +326,7 @@ def _messages(path: Path, log: ParseLog, rows: Iterable[tuple[int, object]]) -> 
             counts[chat_id] = counts.get(chat_id, 0) + 1
         for msg, has_group in held:
             if not has_group:
-                msg.is_group = counts[msg.chat_id] > 2
+                msg.is_group = counts.get(msg.chat_id, 0) > 2
             yield msg
 
 

@@ -35,8 +35,7 @@ _SNIFF_ACCOUNT = re.compile(r'"personal_information"\s*:\s*\{|"about"\s*:\s*"Her
 
 
 def sniff(path: Path, head: str) -> bool:
-    start = head.lstrip()
-    if not start.startswith("{") or '"chatInfo"' in head:  # QQNT (QCE) JSON also has a "messages" array
+    if not head.lstrip().startswith("{"):
         return False
     if _SNIFF_ACCOUNT.search(head):
         return True
