@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from core.chat_format import end_of_turn
 
+# Reasoning tags are left to core.chat_format.reply_text, which drops the block they open: stopping on <think>
+# would turn a reply that reasons first into no reply at all.
+REASONING_TAGS = frozenset({"<think>", "</think>"})
+
 
 def _ids(value) -> set[int]:
     if value is None:
@@ -10,9 +14,10 @@ def _ids(value) -> set[int]:
     return {int(v) for v in value} if isinstance(value, (list, tuple, set, frozenset)) else {int(value)}
 
 
-def stop_ids(tokenizer, model=None) -> frozenset[int]:
-    """The ids that end the clone's turn: the chat template's end-of-turn token (what training taught it to write
-    last), every eos of the model's generation_config.json, and the tokenizer's eos.
+def end_ids(tokenizer, model=None) -> frozenset[int]:
+    """The ids that end a turn: the chat template's end-of-turn token (what training taught the clone to write
+    last), every eos of the model's generation_config.json, and the tokenizer's eos — what an exported model's
+    generation_config.json lists, so any server stops where the clone does.
 
     A base checkpoint's eos is often not the template's end of turn (Qwen2.5 base: <|endoftext|> vs <|im_end|>):
     stopping on the eos alone would run past the turn and hand the friend an invented next turn."""
@@ -21,3 +26,21 @@ def stop_ids(tokenizer, model=None) -> frozenset[int]:
     if generation is not None:
         ids |= _ids(generation.eos_token_id)
     return frozenset(ids)
+
+
+def markup_ids(tokenizer) -> frozenset[int]:
+    """Every special token, and every added token the chat template writes (turn, role, tool-call markup),
+    reasoning tags aside.
+
+    A reply is plain text: training neutralises control strings in the owner's messages, so the clone never learns
+    to write one of these inside a turn. One that comes anyway starts something that is not the reply — most often
+    a new turn (<|im_start|>user…) without the end of turn before it. Decoding drops special tokens from the text,
+    so without stopping there the invented turn would be glued onto the reply and sent."""
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
+    return frozenset(i for i, t in tokenizer.added_tokens_decoder.items()
+                     if t.content not in REASONING_TAGS and (t.special or (len(t.content) > 1 and t.content in template)))
+
+
+def stop_ids(tokenizer, model=None) -> frozenset[int]:
+    """The ids that end the clone's reply in decoding: the turn's end (end_ids) and any markup (markup_ids)."""
+    return end_ids(tokenizer, model) | markup_ids(tokenizer)

@@ -153,6 +153,63 @@ def test_thinking_is_off_and_no_reply_carries_a_reasoning_block(family, loaded):
         assert reply_text(decoded) == ("" if decoded.startswith("<think>\n我要") else "在呢~")
 
 
+def _forced(model, script: list[int]):
+    """Make ``model`` write ``script`` (then its last token again and again): each forward call's logits put
+    everything on the next scripted token."""
+    calls = [0]
+
+    def hook(module, args, kwargs, output):
+        token = script[min(calls[0], len(script) - 1)]
+        calls[0] += 1
+        output.logits[...] = -1e4
+        output.logits[..., token] = 1e4
+        return output
+
+    return model.register_forward_hook(hook, with_kwargs=True)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_a_friend_never_gets_reasoning_markup_or_an_invented_turn(family, loaded):
+    """Whatever the model writes, through the bot's local engine: what is sent is the reply's text alone — no
+    reasoning block, no special or markup token, no turn after the reply's, whether or not the end of turn came."""
+    from core.chat_format import split_reply
+    from runtime.decoding import Decoding
+    from runtime.engine import LocalEngine
+    from runtime.stops import markup_ids
+
+    tok, model = loaded(family)
+    eot = end_of_turn(tok)
+    eot_id = tok.convert_tokens_to_ids(eot)
+
+    def ids(text: str) -> list[int]:
+        return tok(text, add_special_tokens=False)["input_ids"]
+
+    # the template's own rendering of the friend's next turn, as the model would continue into it
+    history = CONVERSATION[:2] + [{"role": "assistant", "content": "好呀"}, {"role": "user", "content": "你呢"}]
+    rendered = tok.apply_chat_template(history, tokenize=False, **template_kwargs(tok))
+    next_turn = rendered[rendered.rindex("好呀" + eot) + len("好呀" + eot):]
+    assert "你呢" in next_turn
+    scripts = [
+        (ids("好呀") + [eot_id] + ids(next_turn), ["好呀"]),
+        (ids("好呀" + next_turn), ["好呀"]),  # no end of turn: the next turn's markup stops it
+        (ids("在呢\n咋了") + [eot_id], ["在呢", "咋了"]),
+        (ids("<think>\n嗯，用户问我在不在。\n</think>\n\n在呢~") + [eot_id], ["在呢~"]),
+        (ids("<think>\n我要想很久很久很久很久"), []),  # the budget ran out while reasoning: nothing is sent
+    ]
+    scripts += [(ids("好呀") + [i] + ids("你呢"), ["好呀"]) for i in sorted(markup_ids(tok))]
+    engine = LocalEngine(model, tok, Decoding(max_new_tokens=24), max_prompt_tokens=4000, batch_wait_s=0)
+    try:
+        for script, sent in scripts:
+            handle = _forced(model, script)
+            try:
+                got = split_reply(await engine.reply(CONVERSATION[:2]))
+            finally:
+                handle.remove()
+            assert got == sent, (family, tok.decode(script))
+    finally:
+        await engine.aclose()
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_friends_control_strings_stay_text(family, loaded):
     tok, _ = loaded(family)
