@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.toml
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dataset train eval export chat bot test sample bench bench-dataset clean help
+.PHONY: install demo dataset train eval export chat bot test test-fast sample bench bench-dataset clean help
 
 # What the demo says to the clone (and to the base model, for comparison).
 DEMO_SAY := --say "在干嘛呢" --say "周末一起去吃火锅吗" --say "你家年糕最近怎么样" --say "稿子今天能交吗"
@@ -20,6 +20,7 @@ help:
 	@echo "make chat      talk to the clone in the terminal"
 	@echo "make bot       run the clone in Telegram/WeChat (channels enabled in $(CONFIG))"
 	@echo "make test      run the test suite"
+	@echo "make test-fast the tests that need no trained model (parsers, dataset, config, bot plumbing): < 1 min"
 	@echo "make sample    regenerate the bundled fictional persona export"
 	@echo "make bench     training and bot benchmarks (tiny model, CPU); make bench-dataset: 1M messages"
 
@@ -40,6 +41,9 @@ sample: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not model"
 
 bench-dataset: $(STAMP)
 	$(BIN)/python benchmarks/dataset_bench.py

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -8,11 +12,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from data_prep.records import Kind, Message  # noqa: E402
+
+
+# Tests that use the tiny base, or a clone trained on it, are marked `model`; `make test-fast` (pytest -m "not model")
+# runs the rest, which need no trained model.
+MODEL_FIXTURES = frozenset({"base_dir", "tok", "model", "persona_clone"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
 
 
 @pytest.fixture
@@ -28,12 +42,76 @@ def msg():
     return make
 
 
+# The tiny base the tests use is built once per checkout and kept under models/ (git-ignored), in a folder named by
+# a hash of everything that decides its bytes, so editing the recipe or the corpus, or upgrading a library that builds
+# it, makes a fresh one instead of reusing a stale one. Building takes minutes on a busy 2-core machine.
+TINY_CACHE = ROOT / "models" / "test-tiny-base"
+TINY_INPUTS = ("training/tiny_base.py", "training/generic_corpus.py", "training/generic_corpus.toml")
+TINY_LIBRARIES = ("torch", "tokenizers", "transformers")
+TINY_UNUSED_DAYS = 7  # a cached base no test session used for this long is removed
+
+
+def tiny_base_key() -> str:
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    for rel in TINY_INPUTS:
+        h.update(f"{rel}\0".encode() + (ROOT / rel).read_bytes() + b"\0")
+    for dist in TINY_LIBRARIES:
+        h.update(f"{dist}=={version(dist)}\0".encode())
+    return h.hexdigest()[:16]
+
+
+class _Lock:
+    """An exclusive lock on a file (flock): a second pytest process waits for the first one's build instead of
+    building the same base beside it. Where flock does not exist, ensure_tiny_base's atomic rename still keeps
+    concurrent builds from seeing a half-written folder."""
+
+    def __init__(self, path: Path, *, wait: bool = True):
+        self.path, self.wait, self.file = path, wait, None
+
+    def __enter__(self) -> bool:
+        try:
+            import fcntl
+        except ImportError:
+            return True
+        self.file = open(self.path, "a")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        return True
+
+    def __exit__(self, *exc) -> None:
+        if self.file is not None:
+            self.file.close()  # closing releases the lock
+
+
+def _prune_unused_bases(keep: str) -> None:
+    """Bases for other keys (older sources or libraries) that no session has used for a while, unless one is
+    being built or used right now (its lock is held)."""
+    cutoff = time.time() - TINY_UNUSED_DAYS * 86_400
+    for old in TINY_CACHE.iterdir():
+        if old.is_dir() and old.name != keep and old.stat().st_mtime < cutoff:
+            with _Lock(TINY_CACHE / f"{old.name}.lock", wait=False) as free:
+                if free:
+                    shutil.rmtree(old, ignore_errors=True)
+                    (TINY_CACHE / f"{old.name}.lock").unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
-def base_dir(tmp_path_factory) -> Path:
-    """The embedded tiny base, built once per test session (~20 s)."""
+def base_dir() -> Path:
+    """The embedded tiny base: built on first use in this checkout, reused by every later test run."""
     from training import tiny_base
 
-    return tiny_base.ensure_tiny_base(tmp_path_factory.mktemp("models"), progress=False)
+    key = tiny_base_key()
+    cache = TINY_CACHE / key
+    cache.mkdir(parents=True, exist_ok=True)
+    with _Lock(TINY_CACHE / f"{key}.lock"):
+        folder = tiny_base.ensure_tiny_base(cache, progress=False)
+        os.utime(cache)  # used now: not pruned
+        _prune_unused_bases(keep=key)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +139,8 @@ class PersonaClone:
 
 @pytest.fixture(scope="session")
 def persona_clone(tmp_path_factory, base_dir) -> PersonaClone:
-    """The bundled persona's dataset and a briefly trained clone of her, built once per test session (~40 s):
-    the persona and end-to-end tests share it."""
+    """The bundled persona's dataset and a briefly trained clone of her, built once per test session: the persona
+    and end-to-end tests share it."""
     from core.config import load
     from data_prep.build import build
     from training.train import train

@@ -278,3 +278,25 @@ def test_cli_unwritable_output_folder(tmp_path, entry, key, blocker):
     path = _config(tmp_path, {key: f'"{target}"'})
     line = _cli(tmp_path, *entry, "--config", str(path))
     assert f"{path}: {key}:" in line and str(target) in line
+
+
+def test_every_data_file_in_the_packages_is_installed_with_them():
+    """A non-Python file inside a package (presets, PII words, the generic corpus, …) is only installed when
+    pyproject.toml's package-data lists it; without it an installed copy fails at import."""
+    import fnmatch
+    import tomllib
+
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    listed = tool["package-data"]
+    tops = [p.rstrip("*") for p in tool["packages"]["find"]["include"]]
+    missing, found = [], 0
+    for top in tops:
+        for f in sorted((ROOT / top).rglob("*")):
+            if not f.is_file() or f.suffix in (".py", ".pyc") or not (f.parent / "__init__.py").exists():
+                continue
+            found += 1
+            package = ".".join(f.parent.relative_to(ROOT).parts)
+            patterns = listed.get(package, []) + listed.get("*", [])
+            if not any(fnmatch.fnmatch(f.name, p) for p in patterns):
+                missing.append(f.relative_to(ROOT).as_posix())
+    assert found >= 3 and not missing, f"add to [tool.setuptools.package-data] in pyproject.toml: {missing}"
