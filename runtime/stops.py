@@ -16,8 +16,7 @@ def _ids(value) -> set[int]:
 
 def end_ids(tokenizer, model=None) -> frozenset[int]:
     """The ids that end a turn: the chat template's end-of-turn token (what training taught the clone to write
-    last), every eos of the model's generation_config.json, and the tokenizer's eos — what an exported model's
-    generation_config.json lists, so any server stops where the clone does.
+    last), every eos of the model's generation_config.json, and the tokenizer's eos.
 
     A base checkpoint's eos is often not the template's end of turn (Qwen2.5 base: <|endoftext|> vs <|im_end|>):
     stopping on the eos alone would run past the turn and hand the friend an invented next turn."""
@@ -28,19 +27,30 @@ def end_ids(tokenizer, model=None) -> frozenset[int]:
     return frozenset(ids)
 
 
+def template_markup_ids(tokenizer) -> frozenset[int]:
+    """The added tokens the chat template writes itself (turn, role and tool-call markup), reasoning tags aside."""
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
+    return frozenset(i for i, t in tokenizer.added_tokens_decoder.items()
+                     if len(t.content) > 1 and t.content not in REASONING_TAGS and t.content in template)
+
+
 def markup_ids(tokenizer) -> frozenset[int]:
-    """Every special token, and every added token the chat template writes (turn, role, tool-call markup),
-    reasoning tags aside.
+    """The template's markup (template_markup_ids) and every special token.
 
     A reply is plain text: training neutralises control strings in the owner's messages, so the clone never learns
     to write one of these inside a turn. One that comes anyway starts something that is not the reply — most often
     a new turn (<|im_start|>user…) without the end of turn before it. Decoding drops special tokens from the text,
     so without stopping there the invented turn would be glued onto the reply and sent."""
-    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
-    return frozenset(i for i, t in tokenizer.added_tokens_decoder.items()
-                     if t.content not in REASONING_TAGS and (t.special or (len(t.content) > 1 and t.content in template)))
+    special = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special and t.content not in REASONING_TAGS}
+    return template_markup_ids(tokenizer) | special
 
 
 def stop_ids(tokenizer, model=None) -> frozenset[int]:
     """The ids that end the clone's reply in decoding: the turn's end (end_ids) and any markup (markup_ids)."""
     return end_ids(tokenizer, model) | markup_ids(tokenizer)
+
+
+def export_eos_ids(tokenizer, model=None) -> list[int]:
+    """What an exported model's generation_config.json lists as eos: the turn's end and the template's markup, so a
+    server that knows nothing of chatclone stops where the clone's reply ends (not on every reserved token)."""
+    return sorted(end_ids(tokenizer, model) | template_markup_ids(tokenizer))

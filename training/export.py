@@ -17,7 +17,7 @@ from core.config import Config, ConfigError
 
 from runtime.manifest import read_manifest
 from runtime.models import adapter_dir, checkpoint_dtype, load_clone
-from runtime.stops import stop_ids
+from runtime.stops import export_eos_ids
 
 NOTE = "chatclone_export.json"  # marks a folder as ours: only such a folder is ever replaced
 
@@ -96,8 +96,9 @@ def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True
         model, tokenizer = load_clone(adapter, dtype)
         merged = model.merge_and_unload() if isinstance(model, PeftModel) else model
         merged.config.use_cache = True  # training turns the KV cache off; a served model wants it back
-        # any server then stops on the template's end of turn, even for a base whose eos is another token
-        merged.generation_config.eos_token_id = sorted(stop_ids(tokenizer, merged))
+        # any server then stops on the template's end of turn, even for a base whose eos is another token, and on
+        # the template's turn markup (a new turn begun without the end of the reply's)
+        merged.generation_config.eos_token_id = export_eos_ids(tokenizer, merged)
         dtype = str(next(merged.parameters()).dtype).removeprefix("torch.")
 
         target.parent.mkdir(parents=True, exist_ok=True)
