@@ -182,3 +182,10 @@ def test_one_damaged_row_does_not_change_how_the_file_is_read(tmp_path):
     msgs, log = run_format(pywxdump, p)
     assert [m.text for m in msgs] == ["早期版本, 没有id", "收到"]
     assert [s.line for s in log.skips] == [2]
+
+
+def test_broken_users_json_is_counted_by_every_parse_not_only_the_first():
+    """The names are cached per process; the problem must still reach each parse's own log."""
+    for _ in range(2):
+        _, log = run("bad/broken_users/wxid_z_0_5000.csv")
+        assert [s.reason for s in log.skips] == ["users.json: unreadable, wxids kept"]

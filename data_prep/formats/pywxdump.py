@@ -44,7 +44,10 @@ def sniff(path: Path, head: str) -> bool:
 
 
 # --- users.json -----------------------------------------------------------------------------------------------
-_USERS_CACHE: dict[str, tuple[float, dict[str, str]]] = {}
+# path -> (mtime, names, where it was unreadable): the problem is cached with the names, so every parse that uses
+# them counts it in its own log, not only the first one in the process.
+_USERS_CACHE: dict[str, tuple[float, dict[str, str], tuple[int | None] | None]] = {}
+_UNREADABLE = "users.json: unreadable, wxids kept"
 
 
 def _load_users(csv_path: Path, log: ParseLog) -> dict[str, str]:
@@ -56,14 +59,21 @@ def _load_users(csv_path: Path, log: ParseLog) -> dict[str, str]:
         return {}
     key = str(users_path)
     cached = _USERS_CACHE.get(key)
-    if cached and cached[0] == mtime:
-        return cached[1]
+    if cached is None or cached[0] != mtime:
+        cached = _USERS_CACHE[key] = (mtime, *_read_users(users_path))
+    _, names, problem = cached
+    if problem is not None:
+        log.skip(users_path, problem[0], _UNREADABLE)
+    return names
+
+
+def _read_users(users_path: Path) -> tuple[dict[str, str], tuple[int | None] | None]:
     names: dict[str, str] = {}
+    problem = None
     try:
         data = json.loads(read_text(users_path))
     except (ExportError, json.JSONDecodeError, RecursionError) as e:
-        line = getattr(e, "lineno", None) or getattr(e, "line", None)
-        log.skip(users_path, line, "users.json: unreadable, wxids kept")
+        problem = (getattr(e, "lineno", None) or getattr(e, "line", None),)
         data = {}
     if isinstance(data, dict):
         for wxid, info in data.items():
@@ -71,8 +81,7 @@ def _load_users(csv_path: Path, log: ParseLog) -> dict[str, str]:
                 name = str(info.get("remark") or info.get("nickname") or "").strip()
                 if name:
                     names[str(wxid)] = name
-    _USERS_CACHE[key] = (mtime, names)
-    return names
+    return names, problem
 
 
 # --- type_name -> kind ----------------------------------------------------------------------------------------
