@@ -297,3 +297,46 @@ async def test_the_openai_backend_against_a_vllm_like_server(family, loaded):
         finally:
             for engine in engines:
                 await engine.aclose()
+
+
+@pytest.mark.parametrize("family", ["qwen2.5-base", "qwen3"])
+def test_export_is_the_merged_clone_in_the_bases_dtype(family, shrunk, loaded, tmp_path):
+    """`make export` on the CPU: the base's bf16 (the size of the base on disk, not fp32's twice), the clone's
+    logits, and a generation_config.json that stops on the template's end of turn even where the eos is another
+    token (the base checkpoint)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from core.chat_format import FORMAT_VERSION
+    from core.config import load
+    from runtime.manifest import Manifest, write_manifest
+    from runtime.models import load_model
+    from training.export import export_merged
+
+    path = shrunk(family)
+    tok, _ = loaded(family)
+    torch.manual_seed(0)
+    clone = get_peft_model(load_model(str(path), "bfloat16"), LoraConfig(r=4, lora_alpha=8, init_lora_weights=False,
+                                                                         target_modules="all-linear")).eval()
+    adapter = tmp_path / "run" / "adapter"
+    clone.save_pretrained(adapter)
+    tok.save_pretrained(adapter)
+    write_manifest(adapter, Manifest(base=str(path), base_path=str(path), method="lora", chat_format=FORMAT_VERSION))
+    out = export_merged(load(overrides={"model.base": str(path), "train.output_dir": str(tmp_path / "run")}),
+                        progress=False)
+
+    assert (out / "model.safetensors").stat().st_size == (path / "model.safetensors").stat().st_size
+    merged = AutoModelForCausalLM.from_pretrained(out).eval()
+    assert merged.dtype == torch.bfloat16
+    eos = merged.generation_config.eos_token_id
+    assert {tok.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|im_start|>")} <= set(eos)
+    assert tok.eos_token_id in eos
+    ids = torch.tensor([prompt_ids(tok, CONVERSATION[:4], 4096)[0]])
+    with torch.inference_mode():
+        want, got = clone(input_ids=ids).logits.float(), merged(input_ids=ids).logits.float()
+    base = load_model(str(path), "bfloat16").eval()
+    with torch.inference_mode():
+        unchanged = base(input_ids=ids).logits.float()
+    # bf16 merging rounds the weights: the clone's logits within 0.05, the base's far off
+    assert (want - got).abs().max() < 0.05 < (unchanged - got).abs().max()
