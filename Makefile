@@ -20,7 +20,7 @@ help:
 	@echo "make chat      talk to the clone in the terminal"
 	@echo "make bot       run the clone in Telegram/WeChat (channels enabled in $(CONFIG))"
 	@echo "make test      run the test suite"
-	@echo "make test-fast the tests that need no trained model (parsers, dataset, config, bot plumbing): < 1 min"
+	@echo "make test-fast the tests that need no model and run no whole command line: under a minute"
 	@echo "make sample    regenerate the bundled fictional persona export"
 	@echo "make bench     training and bot benchmarks (tiny model, CPU); make bench-dataset: 1M messages"
 
@@ -43,7 +43,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not model"
+	$(BIN)/python -m pytest -m "not model and not slow"
 
 bench-dataset: $(STAMP)
 	$(BIN)/python benchmarks/dataset_bench.py

@@ -252,7 +252,12 @@ def test_cli_gbk_config(tmp_path):
     assert str(path) in line and "GB" in line and "UTF-8" in line
 
 
-@pytest.mark.parametrize("entry", [["data_prep", "build"], ["training", "train"], ["bot"]])
+# Starting the training or the bot command line loads torch and transformers: seconds each, out of make test-fast.
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("entry", [["data_prep", "build"], pytest.param(["training", "train"], marks=SLOW),
+                                   pytest.param(["bot"], marks=SLOW)])
 def test_cli_config_is_a_folder(tmp_path, entry):
     assert f"{tmp_path}: is a folder" in _cli(tmp_path, *entry, "--config", str(tmp_path))
 
@@ -269,7 +274,8 @@ def test_cli_bad_value(tmp_path):
 
 
 @pytest.mark.parametrize(("entry", "key"), [(["data_prep", "build"], "dataset.out_dir"),
-                                            (["training", "train"], "train.output_dir"), (["bot"], "bot.data_dir")])
+                                            pytest.param(["training", "train"], "train.output_dir", marks=SLOW),
+                                            pytest.param(["bot"], "bot.data_dir", marks=SLOW)])
 @pytest.mark.parametrize("blocker", ["is-a-file", "under-a-file"])
 def test_cli_unwritable_output_folder(tmp_path, entry, key, blocker):
     """An output folder that cannot be created or written is an error at the start of the stage."""
