@@ -56,17 +56,19 @@ def msg():
 # a hash of everything that decides its bytes, so editing the recipe or the corpus, or upgrading a library that builds
 # it, makes a fresh one instead of reusing a stale one. Building takes minutes on a busy 2-core machine.
 TINY_CACHE = ROOT / "models" / "test-tiny-base"
-TINY_INPUTS = ("training/tiny_base.py", "training/generic_corpus.py", "training/generic_corpus.toml")
 TINY_LIBRARIES = ("torch", "tokenizers", "transformers")
 TINY_UNUSED_DAYS = 7  # a cached base no test session used for this long is removed
 
 
 def tiny_base_key() -> str:
+    """A hash of what decides the tiny base's bytes: its recipe, its corpus and the libraries that build it."""
     from importlib.metadata import version
 
-    h = hashlib.sha256()
-    for rel in TINY_INPUTS:
-        h.update(f"{rel}\0".encode() + (ROOT / rel).read_bytes() + b"\0")
+    from training import generic_corpus, tiny_base
+
+    h = hashlib.sha256()  # (tiny_base.VERSION is in its source)
+    for path in (Path(tiny_base.__file__), Path(generic_corpus.__file__), generic_corpus.DATA):
+        h.update(f"{path.resolve().relative_to(ROOT).as_posix()}\0".encode() + path.read_bytes() + b"\0")
     for dist in TINY_LIBRARIES:
         h.update(f"{dist}=={version(dist)}\0".encode())
     return h.hexdigest()[:16]
