@@ -127,3 +127,33 @@ def test_a_chat_format_change_is_refused(tmp_path):
     write_manifest(adapter, Manifest(base="tiny", base_path="/x", method="lora", persona_prompt="p", chat_format=1))
     with pytest.raises(ConfigError, match="chat format 1"):
         reconcile(load(), adapter)
+
+
+def test_inspect_shows_what_training_and_serving_will_do_with_a_base(shrunk, tmp_path):
+    from training.preflight import inspect
+
+    shown = inspect(_cfg(tmp_path, shrunk("qwen3")))
+    assert "preset 'small (up to 2B parameters)'" in shown and "target_modules='all-linear'*" in shown
+    assert "end of turn: <|im_end|>" in shown and "{'enable_thinking': False}" in shown
+    assert "decoding stops on: <|endoftext|>, <|im_start|>, <|im_end|>" in shown
+    # one sequence per owner turn (Qwen3 renders history without the think block), each learning its turn only
+    assert shown.count("--- training sequence") == 2
+    assert "<think>\n\n</think>\n\n⟦在的<|im_end|>⟧" in shown and "⟦吃了<|im_end|>⟧" in shown
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_inspect_refuses_a_template_without_an_end_of_turn_token(shrunk, tmp_path):
+    import shutil
+
+    from training.preflight import main
+
+    base = tmp_path / "base"
+    shutil.copytree(shrunk("qwen2.5-instruct"), base)
+    config = json.loads((base / "tokenizer_config.json").read_text(encoding="utf-8"))
+    # a template that ends an assistant turn with nothing (the next turn's opening is its only boundary)
+    config["chat_template"] = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}{% endfor %}"
+                               "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    (base / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[model]\nbase = "{base}"\n[train]\noutput_dir = "{tmp_path / "run"}"\n', encoding="utf-8")
+    assert main(["--config", str(cfg)]) == 2

@@ -147,3 +147,62 @@ def report(cfg: Config, plan: Plan, out: Path) -> None:
     (out / "resolved_config.json").write_text(json.dumps(resolved, indent=1, ensure_ascii=False) + "\n",
                                               encoding="utf-8")
 
+
+
+def inspect(cfg: Config) -> str:
+    """What training and serving will do with the configured base, from its config.json and tokenizer alone (no
+    weights loaded, nothing written but the embedded tiny base when it is missing): the resolved settings, the end of turn, the reasoning switches, the stop
+    tokens, warnings, and a short conversation as trained — each training sequence with the tokens the clone
+    learns to write in ⟦ ⟧. For checking a base outside the README's table before spending a training run on it."""
+    from runtime.models import load_tokenizer
+    from runtime.stops import stop_ids
+
+    from .prerequisites import ensure_base
+
+    path = ensure_base(cfg, progress=False)
+    tokenizer = load_tokenizer(path)
+    plan = preflight(cfg, path, tokenizer)
+    p = plan.preset
+    lines = [f"base: {cfg.model.base} ({plan.params / 1e9:.2f}B parameters), preset {p.preset!r}",
+             "train: " + ", ".join(f"{k}={v!r}" + ("" if k in p.explicit else "*") for k, v in p.values.items())
+             + " (* = from the preset; config.toml overrides)"]
+    if plan.adapter_bytes is not None:
+        lines.append(f"adapter: about {plan.adapter_bytes / 1e6:.1f} MB")
+    stops = sorted(stop_ids(tokenizer))
+    shown = ", ".join(tokenizer.convert_ids_to_tokens(stops[:12])) + (f", … ({len(stops)} in all)"
+                                                                       if len(stops) > 12 else "")
+    lines += [f"end of turn: {plan.end_of_turn}", f"template switches: {plan.template_kwargs or 'none'}",
+              f"decoding stops on: {shown}"]
+    lines += [f"warning: {w}" for w in plan.warnings]
+    persona = cfg.persona.system_prompt.strip()
+    conversation = ([{"role": "system", "content": persona}] if persona else []) + PROBE
+    for k, enc in enumerate(encode_sample(tokenizer, conversation, 4096), 1):
+        runs: list[tuple[bool, list[int]]] = []  # (learned, tokens): decoded a run at a time, not a token
+        for token, label in zip(enc.input_ids, enc.labels):
+            learned = label != IGNORE_INDEX
+            if not runs or runs[-1][0] != learned:
+                runs.append((learned, []))
+            runs[-1][1].append(token)
+        text = "".join(f"⟦{tokenizer.decode(ids)}⟧" if learned else tokenizer.decode(ids) for learned, ids in runs)
+        lines += [f"--- training sequence {k} (⟦learned⟧) ---", text]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from core.config import load
+
+    ap = argparse.ArgumentParser(prog="python -m training.preflight", description=inspect.__doc__)
+    ap.add_argument("--config", type=Path, default=None)
+    args = ap.parse_args(argv)
+    try:
+        print(inspect(load(args.config)))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
