@@ -121,6 +121,7 @@ def base_dir() -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     with _Lock(TINY_CACHE / f"{key}.lock"):
         folder = tiny_base.ensure_tiny_base(cache, progress=False)
+        tiny_base._remove_dead_builds(folder)  # what a killed test run's build left behind
         os.utime(cache)  # used now: not pruned
         _prune_unused_bases(keep=key)
     return folder
