@@ -100,8 +100,8 @@ class _Lock:
 
 
 def _prune_unused_bases(keep: str) -> None:
-    """Bases for other keys (older sources or libraries) that no session has used for a while, unless one is
-    being built or used right now (its lock is held)."""
+    """Bases for other keys (older sources or libraries) that no test session has used for a week; one whose lock
+    another run holds (it is building it) is left alone."""
     cutoff = time.time() - TINY_UNUSED_DAYS * 86_400
     for old in TINY_CACHE.iterdir():
         if old.is_dir() and old.name != keep and old.stat().st_mtime < cutoff:
