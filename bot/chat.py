@@ -2,12 +2,12 @@
 `bot/responder.py`.
 
 A channel (Telegram, WeChat, console) turns each text message it receives into an :class:`Incoming` and passes
-it, with a :class:`Reply` bound to that chat, to the clone's ``on_message`` callback. The channel decides nothing
+it, with a :class:`ChatWriter` bound to that chat, to the clone's ``on_message`` callback. The channel decides nothing
 about *whether* to answer: allowlist, group rules, takeover, debouncing and rate limits live in the responder,
 the same for every channel. The channel only reports facts (is it a group, was the clone mentioned, did the
 account owner write it) and knows how to send text and show typing in its app.
 
-Sending is all or nothing for the caller: :meth:`Reply.send` returns once the app accepted the message, or raises
+Sending is all or nothing for the caller: :meth:`ChatWriter.send` returns once the app accepted the message, or raises
 :class:`SendFailed`. A failure that can pass (a flood limit, a server error, a dropped connection, a reconnect in
 progress) is retried by the channel with backoff, within a bounded number of attempts and time; one that cannot
 (the user blocked the bot, the chat is gone, the request is refused) fails at once. So the responder records a
@@ -48,9 +48,9 @@ class SendFailed(Exception):
     mend. The message names the chat and the last error; ``__cause__`` is that error."""
 
 
-class Reply(Protocol):
-    """Sends into the chat an Incoming came from. A channel makes one per incoming message; in groups it may
-    quote or @mention that message's sender."""
+class ChatWriter(Protocol):
+    """Writes into one chat. A channel makes one per incoming message (in groups it may quote or @mention that
+    message's sender), and one for a chat by id (:meth:`Channel.writer`)."""
 
     async def typing(self) -> None:
         """Show "typing…" where the app has it (a no-op elsewhere)."""
@@ -61,7 +61,7 @@ class Reply(Protocol):
         app is sent as several; if a later one fails, the earlier ones were delivered."""
 
 
-OnMessage = Callable[[Incoming, Reply], Awaitable[None]]
+OnMessage = Callable[[Incoming, ChatWriter], Awaitable[None]]
 
 
 class Channel(Protocol):
@@ -71,3 +71,8 @@ class Channel(Protocol):
         """Connect, deliver every text message to ``on_message`` and reconnect with backoff when the service
         drops. Returns only when cancelled (then disconnects cleanly). ``on_message`` returns quickly; an
         exception from it is logged and never stops the channel."""
+
+    def writer(self, chat_id: str, is_group: bool) -> ChatWriter:
+        """A writer into the chat ``chat_id`` (an Incoming's), without quoting or mentioning anyone: to answer,
+        after a restart, what was left unanswered. Its sends wait for the channel to connect, within the send
+        retry bounds."""

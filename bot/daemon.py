@@ -1,8 +1,8 @@
 """One asyncio process runs every enabled channel, the responder, and the APScheduler job that ends idle sessions.
 
 Shutdown (SIGINT/SIGTERM, or a console channel reaching its end): channels are cancelled (each disconnects
-cleanly), pending answers are cancelled, the engine stops, and the history files are closed (sqlitedict flushes
-on close; every change was committed already).
+cleanly), pending answers are cancelled, the engine stops, and the history is closed (every message was written
+when it was said). At start, chats left unanswered by the previous run are answered (Responder.answer_pending).
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import logging
 import signal
 
 from core.config import Config, ConfigError
-
-from .chat import Channel
+from core.conversation import Rules
 from runtime.engine import Engine, make_engine
 
+from .chat import Channel
 from .history import History
 from .responder import Responder
 
@@ -51,7 +51,7 @@ async def serve(cfg: Config, channels: list[Channel], *, engine: Engine | None =
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     engine = engine or await asyncio.to_thread(make_engine, cfg)
-    history = History(cfg.path(cfg.bot.data_dir))
+    history = History(cfg.path(cfg.bot.data_dir), Rules.from_config(cfg))  # after make_engine: the trained rules
     responder = Responder(cfg, engine, history)
     if responder_ready is not None:
         responder_ready(responder)
@@ -66,6 +66,8 @@ async def serve(cfg: Config, channels: list[Channel], *, engine: Engine | None =
             loop.add_signal_handler(sig, stop.set)
     tasks = {asyncio.create_task(ch.run(responder.on_message), name=f"channel {ch.name}"): ch for ch in channels}
     stopper = asyncio.create_task(stop.wait(), name="signals")
+    for ch in channels:
+        responder.answer_pending(ch)
     log.info("clone running: %s; %d allowed, groups=%s", ", ".join(c.name for c in channels),
              len(cfg.bot.allow), cfg.bot.groups)
     try:

@@ -1,137 +1,183 @@
-"""Per-chat rolling history: stored in sqlitedict, trimmed to the prompt budget before each generation.
+"""What was said in each chat, kept in sqlite under bot.data_dir, and each chat's current conversation.
 
-A chat's history is the live *session*, in the same turns the dataset was built from (core.chat_format.Turn):
-a friend's burst is one user turn with speaker-tagged lines, the owner's (or the clone's) burst one assistant
-turn. When a chat has been idle for the session gap it is archived and starts empty, so a live conversation looks
-like a training window and never grows without bound.
+Every message is one row, appended when it is said (a friend's on arrival, each part of a reply once delivered), so
+the file grows with what was said and a kill loses nothing already written. The current conversation of a chat is
+held in memory as a core.conversation.Conversation, to which the same rules as the dataset's apply, and rebuilt
+from its rows after a restart. Per-chat facts (name, group or not, which conversations have ended) live in a
+sqlitedict table beside the rows.
 """
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
-from core.chat_format import Line, Turn
+from core.chat_format import OWNER, USER
+from core.conversation import Conversation, Rules, Said
 
-MAX_STORED_TURNS = 200  # storage bound only; what the model sees is decided by trim()
+FILE = "history.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    chat TEXT NOT NULL,
+    conversation INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    speaker TEXT NOT NULL,
+    text TEXT NOT NULL,
+    time REAL NOT NULL,
+    wants_answer INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages (chat, conversation, id);
+"""
 
 
 @dataclass
-class ChatLog:
-    chat_name: str
-    is_group: bool
-    turns: list[Turn] = field(default_factory=list)
-    updated: float = 0.0
-
-    def to_json(self) -> dict:
-        return {"chat_name": self.chat_name, "is_group": self.is_group, "updated": self.updated,
-                "turns": [{"role": t.role, "lines": [[ln.speaker, ln.text] for ln in t.lines]} for t in self.turns]}
-
-    @classmethod
-    def from_json(cls, d: dict) -> ChatLog:
-        return cls(d["chat_name"], d["is_group"], [Turn(t["role"], [Line(s, x) for s, x in t["lines"]])
-                                                   for t in d["turns"]], d["updated"])
+class _Live:
+    number: int                 # the conversation's number within its chat
+    conversation: Conversation
+    wants_answer: bool          # its last turn is friends' and one of their messages asked for an answer
 
 
 class History:
-    """One sqlite file under bot.data_dir for the live sessions, one for the archive of ended ones.
+    """One instance is shared by all channels; every change is written at once (a restart loses nothing)."""
 
-    sqlitedict serialises every call through one worker thread per file, so one instance is shared by all
-    channels; every change is committed at once (a restart loses nothing)."""
-
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, rules: Rules):
         from sqlitedict import SqliteDict
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = data_dir / "history.sqlite"
-        # WAL: a commit is an append, not a rewrite plus fsync of the whole journal, so committing every change
-        # (nothing lost on a crash) stays cheap on the event loop's hot path
-        kw = {"autocommit": True, "encode": json.dumps, "decode": json.loads, "journal_mode": "WAL"}
-        self._live = SqliteDict(str(self.path), tablename="chats", **kw)
-        self._archive = SqliteDict(str(data_dir / "archive.sqlite"), tablename="sessions", **kw)
+        self.rules = rules
+        self.path = data_dir / FILE
+        # autocommit, WAL and synchronous=NORMAL: each message is a small append that survives the process being
+        # killed (not a power cut), cheap enough to write on the event loop
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._chats = SqliteDict(str(self.path), tablename="chats", autocommit=True, encode=json.dumps,
+                                 decode=json.loads, journal_mode="WAL")
+        self._live: dict[str, _Live | None] = {}
+        self._upgrade(data_dir)
 
-    def get(self, key: str) -> ChatLog | None:
-        raw = self._live.get(key)
-        return ChatLog.from_json(raw) if raw else None
+    # ---- reading -----------------------------------------------------------------------------------------------
+
+    def conversation(self, key: str) -> Conversation | None:
+        """The chat's current conversation, or None when it has none (never spoke, ended, forgotten)."""
+        live = self._current(key)
+        return live.conversation if live else None
+
+    def wants_answer(self, key: str) -> bool:
+        live = self._current(key)
+        return bool(live and live.wants_answer)
 
     def keys(self) -> list[str]:
-        return list(self._live.keys())
-
-    def append(self, key: str, role: str, lines: list[Line], *, chat_name: str, is_group: bool,
-               now: float | None = None) -> ChatLog:
-        """Add lines to the chat: to its last turn when that side spoke last (a burst), else as a new turn."""
-        log = self.get(key) or ChatLog(chat_name, is_group)
-        log.chat_name, log.is_group = chat_name, is_group
-        if log.turns and log.turns[-1].role == role:
-            log.turns[-1].lines.extend(lines)
-        else:
-            log.turns.append(Turn(role, list(lines)))
-        del log.turns[:-MAX_STORED_TURNS]
-        log.updated = time.time() if now is None else now
-        self._live[key] = log.to_json()
-        return log
-
-    def forget(self, key: str) -> bool:
-        """Drop a chat's live session without archiving it."""
-        if key not in self._live:
-            return False
-        del self._live[key]
-        return True
-
-    def end_session(self, key: str) -> None:
-        """Move the chat's session to the archive; the next message starts a fresh one."""
-        raw = self._live.get(key)
-        if raw is None:
-            return
-        self._archive[f"{key}@{raw['updated']:.3f}"] = raw
-        del self._live[key]
+        """Chats with a current conversation."""
+        return [k for k in self._chats.keys() if self._current(k) is not None]
 
     def idle(self, older_than: float) -> list[str]:
-        return [k for k, v in self._live.items() if v["updated"] < older_than]
+        return [k for k in self.keys() if self._current(k).conversation.last < older_than]  # type: ignore[union-attr]
 
     def archived(self) -> int:
-        return len(self._archive)
+        """Conversations that have ended (kept for the owner; never shown to the model again)."""
+        return sum(self._chats[k]["ended"] for k in self._chats.keys())
+
+    def rows(self, key: str) -> list[tuple[int, str, str, str, float]]:
+        """Everything stored for a chat: (conversation, role, speaker, text, time), oldest first."""
+        return self._db.execute("SELECT conversation, role, speaker, text, time FROM messages WHERE chat = ? "
+                                "ORDER BY id", (key,)).fetchall()
+
+    # ---- writing -----------------------------------------------------------------------------------------------
+
+    def add(self, key: str, said: Said, *, chat_name: str, is_group: bool, wants_answer: bool = False
+            ) -> Conversation:
+        """Store a message and add it to the chat's conversation; a message that does not continue the current one
+        (a long silence, a stalled side) ends it and opens the next."""
+        facts = self._chats.get(key)
+        if facts is None or (facts["name"], facts["is_group"]) != (chat_name, is_group):
+            facts = {"ended": 0, **(facts or {}), "name": chat_name, "is_group": is_group}
+            self._chats[key] = facts
+        live = self._current(key)
+        if live is None or not live.conversation.continues_with(said, self.rules):
+            if live is not None:
+                self.end(key)
+            number = self._last_number(key) + 1
+            live = _Live(number, Conversation(chat_name, is_group, said.time, said.time), False)
+            self._live[key] = live
+        live.conversation.chat_name, live.conversation.is_group = chat_name, is_group
+        live.conversation.add(said, self.rules)
+        live.wants_answer = said.role == USER and (wants_answer or live.wants_answer)
+        self._db.execute("INSERT INTO messages (chat, conversation, role, speaker, text, time, wants_answer) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (key, live.number, said.role, said.speaker, said.text, said.time, int(wants_answer)))
+        return live.conversation
+
+    def end(self, key: str) -> None:
+        """End the chat's current conversation: the next message opens a fresh one."""
+        live = self._current(key)
+        if live is None:
+            return
+        self._chats[key] = {**self._chats[key], "ended": live.number}
+        self._live[key] = None
+
+    def forget(self, key: str) -> bool:
+        """Delete everything stored for the chat, ended conversations included."""
+        known = key in self._chats
+        deleted = self._db.execute("DELETE FROM messages WHERE chat = ?", (key,)).rowcount
+        if known:
+            del self._chats[key]
+        self._live.pop(key, None)
+        return known or deleted > 0
 
     def close(self) -> None:
-        self._live.close()
-        self._archive.close()
+        self._chats.close()
+        self._db.close()
+
+    def _upgrade(self, data_dir: Path) -> None:
+        """Histories written before messages were rows (one JSON document of turns per chat, ended sessions in
+        archive.sqlite) become rows: the live session as the current conversation, archived ones as ended."""
+        from sqlitedict import SqliteDict
+
+        old = [(k, v) for k, v in self._chats.items() if "turns" in v]
+        archive = data_dir / "archive.sqlite"
+        if archive.exists():
+            with SqliteDict(str(archive), tablename="sessions", decode=json.loads, flag="r") as ended:
+                old = sorted(((k.rsplit("@", 1)[0], {**v, "ended": True}) for k, v in ended.items()),
+                             key=lambda kv: kv[1]["updated"]) + old
+        for key, doc in old:
+            number = self._last_number(key) + 1
+            self._db.executemany(
+                "INSERT INTO messages (chat, conversation, role, speaker, text, time) VALUES (?, ?, ?, ?, ?, ?)",
+                [(key, number, t["role"], speaker, text, doc["updated"]) for t in doc["turns"]
+                 for speaker, text in t["lines"]])
+            self._chats[key] = {"name": doc["chat_name"], "is_group": doc["is_group"],
+                                "ended": number if doc.get("ended") else number - 1}
+        archive.unlink(missing_ok=True)
+
+    # ---- loading -----------------------------------------------------------------------------------------------
+
+    def _last_number(self, key: str) -> int:
+        row = self._db.execute("SELECT MAX(conversation) FROM messages WHERE chat = ?", (key,)).fetchone()
+        return max(row[0] or 0, self._chats.get(key, {}).get("ended", 0))
+
+    def _current(self, key: str) -> _Live | None:
+        if key not in self._live:
+            self._live[key] = self._load(key)
+        return self._live[key]
+
+    def _load(self, key: str) -> _Live | None:
+        facts = self._chats.get(key)
+        number = self._last_number(key)
+        if facts is None or number <= facts["ended"]:
+            return None
+        rows = self._db.execute("SELECT role, speaker, text, time, wants_answer FROM messages WHERE chat = ? AND "
+                                "conversation = ? ORDER BY id", (key, number)).fetchall()
+        live = _Live(number, Conversation(facts["name"], facts["is_group"], rows[0][3], rows[0][3]), False)
+        for role, speaker, text, time, wants in rows:
+            live.conversation.add(Said(role, speaker, text, time), self.rules)
+            live.wants_answer = role == USER and (bool(wants) or live.wants_answer)
+        return live
 
 
-def trim(turns: list[Turn], fits: Callable[[list[Turn]], bool]) -> list[Turn]:
-    """The newest turns that fit the budget, starting on a user turn (as every training window does).
-
-    Whole oldest turns go first; ``fits`` is monotone in the number of kept turns, so the cut is found by binary
-    search (a few tokenizations, not one per turn). If even the last user turn alone is too long, its oldest lines
-    go, then the start of its oldest remaining line: the result always fits."""
-    starts = [i for i, t in enumerate(turns) if t.role == "user"]
-    if not starts:
-        return []
-    if fits(turns[starts[0]:]):  # the usual case within a session: everything fits, one tokenization
-        return turns[starts[0]:]
-    lo, hi = 0, len(starts) - 1  # find the earliest start whose suffix fits
-    if fits(turns[starts[hi]:]):
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if fits(turns[starts[mid]:]):
-                hi = mid
-            else:
-                lo = mid + 1
-        return turns[starts[lo]:]
-    last = turns[starts[-1]:]
-    user, rest = last[0], last[1:]
-    lines = list(user.lines)
-    while len(lines) > 1 and not fits([Turn("user", lines), *rest]):
-        lines.pop(0)
-    head = lines[0]
-    text = head.text
-    while text and not fits([Turn("user", [Line(head.speaker, text), *lines[1:]]), *rest]):
-        text = text[len(text) // 4 + 1:]  # drop the oldest part of the line
-    return [Turn("user", [Line(head.speaker, text), *lines[1:]]), *rest]
-
-
-def reply_lines(reply_parts: list[str]) -> list[Line]:
-    """The owner's (or clone's) messages as assistant lines: no speaker, as in training."""
-    return [Line("", part) for part in reply_parts if part]
-
+def owner_said(text: str, time: float) -> Said:
+    """The owner's (or the clone's) message: no speaker, as in training."""
+    return Said(OWNER, "", text, time)

@@ -5,15 +5,19 @@ For each incoming message (bot.chat.Incoming), in this order:
 2. the owner writing in a chat themself: their words join the history as the owner's turn and the clone stays
    silent there for ``takeover_s`` (it must not talk over its owner);
 3. deny by default: a sender or chat not in ``bot.allow`` is ignored, logged once, and nothing of theirs is kept;
-4. the message joins the chat's history (group messages too when the clone is not addressed: they are the
-   context training saw, speaker names and all);
+4. the message joins the chat's conversation (bot.history; group messages too when the clone is not addressed:
+   they are the context training saw, speaker names and all), by the same rules as the dataset
+   (core.conversation: bursts, stalls, session gaps, the line cap of a friends' turn);
 5. whether to answer: private chats yes; groups per ``bot.groups`` (default: when mentioned or replied to);
    not while paused or taken over;
 6. debounce: the answer waits ``debounce_s`` after the friend's last message, so a burst is answered once, as
    one user turn (training merged bursts the same way);
-7. per-chat rate limit, then generation on the trimmed history, and the reply is sent as the several messages
-   it holds (split on the burst separator) with short typing pauses.
-An error in one chat is logged and never reaches the channel or the other chats.
+7. per-chat rate limit, then generation on the conversation's current training window (the engine fits it into
+   the prompt budget, off the event loop), and the reply is sent as the several messages it holds (split on the
+   burst separator) with short typing pauses. Each message is stored once delivered; a send that finally fails
+   ends the reply there, so the history holds exactly what the friend received.
+After a restart, chats whose conversation ends on friends' words that asked for an answer are answered
+(answer_pending). An error in one chat is logged and never reaches the channel or the other chats.
 """
 from __future__ import annotations
 
@@ -24,12 +28,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from core.chat_format import Line, split_reply, to_messages
+from core.chat_format import USER, split_reply
 from core.config import Config
+from core.conversation import Said
 from runtime.engine import Engine
 
-from .chat import Incoming, Reply
-from .history import History, reply_lines, trim
+from .chat import Channel, ChatWriter, Incoming, SendFailed
+from .history import History, owner_said
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +46,7 @@ TYPING_REFRESH_S = 4.5
 
 @dataclass
 class _ChatState:
-    reply: Reply | None = None
+    writer: ChatWriter | None = None
     timer: asyncio.Task | None = None
     answering: bool = False
     again: bool = False                      # a message arrived while answering: answer once more afterwards
@@ -63,7 +68,7 @@ class Responder:
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], Awaitable] = asyncio.sleep):
         self.cfg, self.bot, self.engine, self.history = cfg, cfg.bot, engine, history
         self.clock, self.sleep = clock, sleep
-        self.session_gap_s = self.bot.session_gap_s or cfg.dataset.session_gap_s
+        self.rules = history.rules
         self.allow = set(self.bot.allow)
         self.owners = set(self.bot.owner)
         self.paused_all = False
@@ -90,20 +95,20 @@ class Responder:
 
     # ---- entry point (bot.chat.OnMessage) --------------------------------------------------------------------
 
-    async def on_message(self, msg: Incoming, reply: Reply) -> None:
+    async def on_message(self, msg: Incoming, writer: ChatWriter) -> None:
         try:
-            await self._on_message(msg, reply)
+            await self._on_message(msg, writer)
         except Exception:  # noqa: BLE001 - one chat's failure is logged, never raised into the channel
             self.stats.errors += 1
             log.exception("%s: failed to handle a message", msg.chat_key)
 
-    async def _on_message(self, msg: Incoming, reply: Reply) -> None:
+    async def _on_message(self, msg: Incoming, writer: ChatWriter) -> None:
         self.stats.received += 1
         text = msg.text.strip()
         if not text:
             return
         if self._owner_chat(msg) and text.split()[0].split("@")[0] in COMMANDS:
-            await reply.send(self.command(text))
+            await writer.send(self.command(text))
             return
         if self._takes_over(msg):
             self._take_over(msg, text)
@@ -119,16 +124,18 @@ class Responder:
             return
         if msg.is_group and self.bot.groups == "never":
             return
+        asks = not (msg.is_group and self.bot.groups == "mention" and not msg.addressed)
+        late = self.clock() - msg.time > self.rules.session_gap_s  # a backlog from while the bot was down
         speaker = msg.sender_name if msg.is_group else ""
-        self.history.append(msg.chat_key, "user", [Line(speaker, ln) for ln in text.splitlines() if ln.strip()],
-                            chat_name=msg.chat_name, is_group=msg.is_group, now=self.clock())
-        if msg.is_group and self.bot.groups == "mention" and not msg.addressed:
+        self.history.add(msg.chat_key, Said(USER, speaker, text, msg.time), chat_name=msg.chat_name,
+                         is_group=msg.is_group, wants_answer=asks and not late)
+        if not asks:
             return
-        if self.clock() - msg.time > self.session_gap_s:  # a backlog from while the bot was down: too late now
+        if late:
             log.info("%s: not answering a message from %.0f s ago", msg.chat_key, self.clock() - msg.time)
             return
         state = self._chats.setdefault(msg.chat_key, _ChatState())
-        state.reply = reply
+        state.writer = writer
         if self._silenced(msg.chat_key, state):
             return
         if state.answering:
@@ -146,9 +153,9 @@ class Responder:
             state.timer.cancel()
         # The owner's own words are the best example of the owner: they join the history as the assistant turn,
         # but only of chats the clone takes part in; what the owner writes to anyone else is not kept.
-        if self.history.get(msg.chat_key) is not None or {msg.chat_key, f"{msg.channel}:*"} & self.allow:
-            self.history.append(msg.chat_key, "assistant", reply_lines(text.splitlines()), chat_name=msg.chat_name,
-                                is_group=msg.is_group, now=self.clock())
+        if self.history.conversation(msg.chat_key) is not None or {msg.chat_key, f"{msg.channel}:*"} & self.allow:
+            self.history.add(msg.chat_key, owner_said(text, msg.time), chat_name=msg.chat_name,
+                             is_group=msg.is_group)
         log.info("%s: the owner wrote; the clone stays silent there for %.0f s", msg.chat_key, self.bot.takeover_s)
 
     # ---- answering -------------------------------------------------------------------------------------------
@@ -182,13 +189,13 @@ class Responder:
             log.warning("%s: rate limit (%d replies in %.0f s): not answering", key, self.bot.rate_limit,
                         self.bot.rate_window_s)
             return
-        chat = self.history.get(key)
-        if chat is None or not chat.turns or chat.turns[-1].role != "user":
+        conversation = self.history.conversation(key)
+        writer = state.writer
+        if conversation is None or writer is None or not self.history.wants_answer(key):
             return  # nothing to answer (forgotten, expired, or the owner answered meanwhile)
-        reply = state.reply
-        messages = self.render(chat.turns, chat.chat_name, chat.is_group)
-        await reply.typing()
-        typing = asyncio.create_task(self._keep_typing(reply), name=f"typing {key}")
+        messages = conversation.prompt(self.cfg.persona.system_prompt, self.rules)
+        await writer.typing()
+        typing = asyncio.create_task(self._keep_typing(writer), name=f"typing {key}")
         try:
             text = await self.engine.reply(messages)
         finally:
@@ -200,52 +207,62 @@ class Responder:
         if self._silenced(key, state):  # paused or taken over while generating
             return
         state.replies.append(self.clock())
-        sent: list[str] = []
-        try:
-            for i, part in enumerate(parts):
-                if i:
-                    await reply.typing()
-                    await self.sleep(min(MAX_PAUSE_S, self.bot.message_pause_s * (1 + len(part) / 40)))
-                await reply.send(part)
-                sent.append(part)
-        finally:  # what reached the friend is what they will answer to
-            if sent:
-                self.history.append(key, "assistant", reply_lines(sent), chat_name=chat.chat_name,
-                                    is_group=chat.is_group, now=self.clock())
+        for i, part in enumerate(parts):
+            if i:
+                await writer.typing()
+                await self.sleep(min(MAX_PAUSE_S, self.bot.message_pause_s * (1 + len(part) / 40)))
+            try:
+                await writer.send(part)
+            except SendFailed as exc:  # what never reached the friend was never said
+                log.warning("%s: reply stopped after %d of %d message(s): %s", key, i, len(parts), exc)
+                return
+            self.history.add(key, owner_said(part, self.clock()), chat_name=conversation.chat_name,
+                             is_group=conversation.is_group)
         self.stats.answered += 1
 
-    async def _keep_typing(self, reply: Reply) -> None:
+    async def _keep_typing(self, writer: ChatWriter) -> None:
         """Telegram shows "typing…" for about 5 s per call: repeat it while a slow model is generating."""
         while True:
             await self.sleep(TYPING_REFRESH_S)
-            await reply.typing()
-
-    def render(self, turns, chat_name: str, is_group: bool) -> list[dict]:
-        """The prompt for the next owner turn, in the training format, within the engine's token budget."""
-        persona = self.cfg.persona.system_prompt
-
-        def fits(kept) -> bool:
-            return self.engine.count_tokens(to_messages(kept, persona, chat_name, is_group)) <= \
-                self.engine.max_prompt_tokens
-
-        return to_messages(trim(turns, fits), persona, chat_name, is_group)
+            await writer.typing()
 
     # ---- sessions --------------------------------------------------------------------------------------------
 
     def expire_idle(self) -> list[str]:
         """End every session idle for longer than the session gap (APScheduler runs this periodically)."""
         ended = []
-        for key in self.history.idle(self.clock() - self.session_gap_s):
+        for key in self.history.idle(self.clock() - self.rules.session_gap_s):
             state = self._chats.get(key)
             if state is not None and (state.answering or (state.timer is not None and not state.timer.done())):
                 continue
-            self.history.end_session(key)
+            self.history.end(key)
             if state is not None and state.takeover_until <= self.clock():
                 del self._chats[key]  # nothing left to remember about the chat; a takeover still running stays
             ended.append(key)
         if ended:
             log.info("ended %d idle session(s): %s", len(ended), ", ".join(ended))
         return ended
+
+    def answer_pending(self, channel: Channel) -> list[str]:
+        """After a restart: answer the channel's chats whose conversation ends on friends' words that asked for an
+        answer and are recent enough (within the session gap), as if those words had just arrived."""
+        prefix = f"{channel.name}:"
+        recent = self.clock() - self.rules.session_gap_s
+        keys = []
+        for key in self.history.keys():
+            conversation = self.history.conversation(key)
+            if (not key.startswith(prefix) or conversation is None or not self.history.wants_answer(key)
+                    or conversation.last < recent):
+                continue
+            state = self._chats.setdefault(key, _ChatState())
+            if state.writer is not None or self._silenced(key, state):
+                continue  # a new message got there first
+            state.writer = channel.writer(key[len(prefix):], conversation.is_group)
+            self._schedule(key, state)
+            keys.append(key)
+        if keys:
+            log.info("answering %d chat(s) left unanswered before the restart: %s", len(keys), ", ".join(keys))
+        return keys
 
     async def settle(self, key: str) -> None:
         """Wait until the chat has no answer pending or being sent (scripted console, tests)."""
@@ -285,6 +302,10 @@ class Responder:
             if not target:
                 return "usage: /forget <chat> (one of: " + (", ".join(self.history.keys()) or "none") + ") or all"
             keys = self.history.keys() if target == "all" else [target]
+            for k in keys:
+                state = self._chats.pop(k, None)
+                if state is not None and state.timer is not None:
+                    state.timer.cancel()
             forgotten = [k for k in keys if self.history.forget(k)]
             return f"forgot {len(forgotten)} chat(s)" if forgotten else f"no history for {target}"
         return self.status()
@@ -297,9 +318,11 @@ class Responder:
                  f"messages {s.received}, replies {s.answered}, ignored {s.ignored}, rate-limited "
                  f"{s.rate_limited}, errors {s.errors}; archived sessions {self.history.archived()}"]
         for key in self.history.keys():
-            chat = self.history.get(key)
+            chat = self.history.conversation(key)
+            if chat is None:
+                continue
             state = self._chats.get(key)
             took = state is not None and state.takeover_until > now
-            lines.append(f"- {key} ({chat.chat_name}): {len(chat.turns)} turns, idle {int(now - chat.updated)} s"
+            lines.append(f"- {key} ({chat.chat_name}): {len(chat.turns)} turns, idle {int(now - chat.last)} s"
                          + (" — you took over" if took else ""))
         return "\n".join(lines)

@@ -1,11 +1,19 @@
 """The one chat format shared by training and serving.
 
-A conversation is a list of turns; a turn is one or more messages by one side (a friend's burst is one user turn,
-the owner's burst one assistant turn). This module decides how turns become chat messages, so the bot renders a live
-chat exactly as training rendered the exported ones:
+Words used across the project:
+- **owner**: the person being cloned, whose exports the dataset is built from and whose account the bot runs
+  beside; their turns are the ``assistant`` role, the turns the clone learns to write;
+- **friend**: anyone else in a chat; friends' turns are the ``user`` role;
+- **turn**: one or more messages by one side in a row (a friend's burst is one user turn, the owner's burst one
+  assistant turn); in group chats all friends together are one side;
+- **conversation**: a chat's turns between two long silences (core.conversation decides where they start and
+  end, for the dataset and the bot alike).
+
+This module decides how turns become chat messages, so the bot renders a live chat exactly as training rendered
+the exported ones:
 - messages of one turn are joined with BURST_SEPARATOR; the bot splits a generated reply on it to send several
   messages;
-- in group chats each user-turn line carries its speaker ("name：text"), the owner's own lines do not;
+- in group chats each friend's line carries its speaker ("name：text"), the owner's own lines do not;
 - the system turn is the persona prompt, plus the group's name in group chats.
 """
 from __future__ import annotations
@@ -15,6 +23,7 @@ import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
+USER, OWNER = "user", "assistant"  # the chat roles of friends' turns and of the owner's
 BURST_SEPARATOR = "\n"
 SPEAKER_SEPARATOR = "："
 
@@ -27,8 +36,14 @@ class Line:
 
 @dataclass(slots=True)
 class Turn:
-    role: str  # "user" (friends) or "assistant" (the owner)
+    role: str  # USER (friends) or OWNER
     lines: list[Line] = field(default_factory=list)
+
+
+def normalise_text(text: str) -> str:
+    """A message's text as a line of a turn: without blank lines or whitespace at line ends, which the bot could not
+    send back (split_reply drops them), so the owner's messages read the same in training and in a live chat."""
+    return BURST_SEPARATOR.join(ln.strip() for ln in text.splitlines() if ln.strip())
 
 
 def render_turn(turn: Turn, is_group: bool) -> str:
@@ -283,8 +298,26 @@ def prompt_ids(tokenizer, messages: list[dict], max_len: int) -> tuple[list[int]
     return ids[-max_len:], dropped
 
 
-def encode_sample(tokenizer, messages: list[dict], max_len: int) -> list[Encoded]:
+def encode_sample(tokenizer, messages: list[dict], max_len: int, prompt_budget: int | None = None
+                  ) -> list[Encoded]:
     """The training sequences of one sample (a conversation ending on an owner turn): every owner turn labelled
-    exactly once, on the rendering serving will use (label_views)."""
-    views = label_views(messages, _owner_turns(tokenizer, messages))
-    return [encode(tokenizer, messages[:last + 1], max_len, turns) for last, turns in reversed(views)]
+    exactly once, on the prompt serving will send for it.
+
+    Serving sends, before an owner turn, the conversation so far fitted into ``prompt_budget`` tokens (fit). Where
+    every owner turn's prompt is within the budget and the whole sample within ``max_len``, one sequence carries
+    them all (or one per turn where the template renders history differently: label_views); otherwise each owner
+    turn gets its own sequence, on its prompt fitted exactly as serving fits it."""
+    budget = max_len if prompt_budget is None else prompt_budget
+    out = []
+    for last, turns in reversed(label_views(messages, _owner_turns(tokenizer, messages))):
+        view = messages[:last + 1]
+        if (count_prompt_tokens(tokenizer, messages[:max(turns)]) <= budget
+                and len(_ids(tokenizer, view, False)) <= max_len):
+            out.append(encode(tokenizer, view, max_len, turns))
+            continue
+        for i in sorted(turns):
+            prompt, dropped = fit(messages[:i], budget, lambda m: count_prompt_tokens(tokenizer, m))
+            enc = encode(tokenizer, [*prompt, messages[i]], max_len, {len(prompt)})
+            enc.dropped_turns += dropped
+            out.append(enc)
+    return out

@@ -14,6 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core.config import Config, ConfigError
+from core.conversation import Rules
 
 from .clean import CleanStats, clean
 from .formats import all_formats, read_all
@@ -89,9 +90,9 @@ def _build(cfg: Config, progress: bool | None) -> BuildResult:
             "none of the messages was recognised as yours. Set persona.names in config.toml to your display name(s) "
             "or id(s) as the export shows them, and check with: python -m data_prep inspect PATH --me NAME")
     sstats, pstats = SessionStats(), SampleStats()
-    sessions = []
+    sessions, rules = [], Rules.from_config(cfg)
     for msgs in by_chat(kept, sstats).values():
-        sessions.extend(split_sessions(msgs, ds.burst_gap_s, ds.session_gap_s, ds.max_turn_lines, sstats))
+        sessions.extend(split_sessions(msgs, rules, sstats))
     samples = build_samples(sessions, cfg.persona.system_prompt, ds.max_turns, pstats)
     if not samples:
         raise DatasetError("no conversation has a reply from you after cleaning; see the counts in report.md")

@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.chat_format import Turn, to_messages
+from core.chat_format import OWNER, USER, Turn, to_messages
+from core.conversation import window_size
 
 from .sessions import Session
 
@@ -38,17 +39,17 @@ def windows(turns: list[Turn], max_turns: int, stats: SampleStats) -> list[list[
     only ever answers. Friends' last words with no answer are left out too.
     """
     start = 0
-    while start < len(turns) and turns[start].role == "assistant":
+    while start < len(turns) and turns[start].role == OWNER:
         stats.dropped["owner turns opening a conversation (no prompt)"] += 1
         start += 1
     end = len(turns)
-    while end > start and turns[end - 1].role == "user":
+    while end > start and turns[end - 1].role == USER:
         end -= 1
     if end <= start:
         stats.dropped["conversations with no owner reply"] += 1
         return []
     body = turns[start:end]
-    size = max_turns - max_turns % 2  # even: whole user/assistant pairs
+    size = window_size(max_turns)  # the bot shows the model the same windows (Conversation.context)
     return [body[i : i + size] for i in range(0, len(body), size)]
 
 
@@ -57,15 +58,16 @@ def build_samples(sessions: list[Session], persona: str, max_turns: int, stats: 
     out: list[Sample] = []
     seen: set[tuple] = set()
     for idx, s in enumerate(sessions):
-        for w, turns in enumerate(windows(s.turns, max_turns, stats)):
-            msgs = to_messages(turns, persona, s.chat_name, s.is_group)
+        c = s.conversation
+        for w, turns in enumerate(windows(c.turns, max_turns, stats)):
+            msgs = to_messages(turns, persona, c.chat_name, c.is_group)
             key = tuple((m["role"], m["content"]) for m in msgs)
             if key in seen:
                 stats.dropped["duplicate samples"] += 1
                 continue
             seen.add(key)
-            out.append(Sample(f"{s.chat_id}/{s.start:%Y%m%d%H%M%S}/{w}", s.chat_name, s.is_group, s.start, idx, msgs))
-            stats.per_chat[s.chat_name] += 1
+            out.append(Sample(f"{s.chat_id}/{s.start:%Y%m%d%H%M%S}/{w}", c.chat_name, c.is_group, s.start, idx, msgs))
+            stats.per_chat[c.chat_name] += 1
     return out
 
 

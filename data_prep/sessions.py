@@ -1,12 +1,4 @@
-"""Messages → conversations (sessions) of alternating turns.
-
-Rules, mirrored by the bot on live chats:
-- a silence longer than ``session_gap_s`` starts a new session;
-- consecutive messages of one side (a friend's burst, the owner's burst; in groups all friends together) form one
-  turn; if that side goes on after more than ``burst_gap_s`` with no answer, the conversation stalled and the new
-  message opens a new session;
-- a user turn keeps at most ``max_turn_lines`` lines (the newest), so busy group chats do not make giant prompts.
-"""
+"""Messages → conversations, by the rules in core.conversation (the bot applies the same ones to live chats)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -14,7 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.chat_format import Line, Turn
+from core.chat_format import OWNER, USER
+from core.conversation import Conversation, Rules, Said, seconds, split
 
 from .records import Message
 
@@ -22,10 +15,8 @@ from .records import Message
 @dataclass(slots=True)
 class Session:
     chat_id: str
-    chat_name: str
-    is_group: bool
-    start: datetime
-    turns: list[Turn] = field(default_factory=list)
+    start: datetime  # the first message's time, as exported
+    conversation: Conversation
 
 
 @dataclass
@@ -57,29 +48,17 @@ def by_chat(messages: Iterable[Message], stats: SessionStats) -> dict[str, list[
     return chats
 
 
-def split_sessions(msgs: list[Message], burst_gap_s: int, session_gap_s: int, max_turn_lines: int,
-                   stats: SessionStats) -> list[Session]:
-    sessions: list[Session] = []
-    cur: Session | None = None
-    last_time: datetime | None = None
-    for m in msgs:
-        role = "assistant" if m.is_me else "user"
-        gap = (m.time - last_time).total_seconds() if last_time else None
-        same_side = cur is not None and cur.turns[-1].role == role
-        if cur is None or gap > session_gap_s or (same_side and gap > burst_gap_s):
-            cur = Session(m.chat_id, m.chat_name, m.is_group, m.time)
-            sessions.append(cur)
-            same_side = False
-        if not same_side:
-            cur.turns.append(Turn(role))
-        cur.turns[-1].lines.append(Line(m.sender, m.text))
-        last_time = m.time
-        stats.messages[m.chat_name] += 1
-        stats.mine[m.chat_name] += m.is_me
-    for s in sessions:
-        for t in s.turns:
-            if t.role == "user" and len(t.lines) > max_turn_lines:
-                stats.trimmed_lines += len(t.lines) - max_turn_lines
-                del t.lines[: len(t.lines) - max_turn_lines]
-        stats.sessions[s.chat_name] += 1
+def split_sessions(msgs: list[Message], rules: Rules, stats: SessionStats) -> list[Session]:
+    """One chat's messages (time order) as its sessions."""
+    if not msgs:
+        return []
+    first = msgs[0]
+    said = [Said(OWNER if m.is_me else USER, m.sender, m.text, seconds(m.time)) for m in msgs]
+    exported = {s.time: m.time for s, m in zip(reversed(said), reversed(msgs))}  # the first message at each time
+    sessions = [Session(first.chat_id, exported[c.start], c) for c in split(said, first.chat_name, first.is_group,
+                                                                             rules)]
+    stats.sessions[first.chat_name] += len(sessions)
+    stats.trimmed_lines += sum(s.conversation.trimmed_lines for s in sessions)
+    stats.messages[first.chat_name] += len(msgs)
+    stats.mine[first.chat_name] += sum(m.is_me for m in msgs)
     return sessions

@@ -22,9 +22,10 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.chat_format import (count_prompt_tokens, end_of_turn, escape_messages, neutralise, prompt_ids,
+from core.chat_format import (count_prompt_tokens, end_of_turn, escape_messages, fit, neutralise, prompt_ids,
                               reply_text, template_kwargs)
 from core.config import Config, ConfigError
+from core.conversation import prompt_budget
 
 from .decoding import Decoder, Decoding, pad_id
 from .manifest import MANIFEST, reconcile
@@ -35,11 +36,9 @@ log = logging.getLogger(__name__)
 
 
 class Engine(Protocol):
-    max_prompt_tokens: int
-
-    def count_tokens(self, messages: list[dict]) -> int: ...
-
-    async def reply(self, messages: list[dict]) -> str: ...
+    async def reply(self, messages: list[dict]) -> str:
+        """The owner's next turn after ``messages`` (a conversation's context, core.conversation), which the
+        engine fits into its prompt budget with core.chat_format.fit, off the event loop."""
 
     async def aclose(self) -> None: ...
 
@@ -48,15 +47,6 @@ def decoding(cfg: Config) -> Decoding:
     e = cfg.bot.engine
     return Decoding(max_new_tokens=e.max_new_tokens, temperature=e.temperature, top_p=e.top_p,
                     repetition_penalty=e.repetition_penalty)
-
-
-def prompt_budget(cfg: Config) -> int:
-    """Tokens the history may use: what training saw at most (cutoff_len) minus room for the reply."""
-    budget = cfg.train.cutoff_len - cfg.bot.engine.max_new_tokens
-    if budget < 16:
-        raise ConfigError(f"{cfg.source}: bot.engine.max_new_tokens: must leave room for the prompt within "
-                          f"train.cutoff_len ({cfg.train.cutoff_len})")
-    return budget
 
 
 def _template_counter(tokenizer):
@@ -275,6 +265,7 @@ class OpenAIEngine:
 
     async def reply(self, messages: list[dict]) -> str:
         d = self.decoding
+        messages, _ = await asyncio.to_thread(fit, messages, self.max_prompt_tokens, self.count_tokens)
         body: dict = {"model": self.model, "messages": self._escaped(messages), "max_tokens": d.max_new_tokens,
                       "temperature": d.temperature, "top_p": d.top_p}
         if self.template_kwargs:

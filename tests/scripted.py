@@ -1,4 +1,4 @@
-"""A deterministic engine, a recording Reply and an OpenAI-compatible server, for tests where the model is beside
+"""A deterministic engine, a recording ChatWriter and an OpenAI-compatible server, for tests where the model is beside
 the point."""
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from core.chat_format import fit
+
 
 class ScriptedEngine:
-    """Answers with a function of the prompt; records every prompt. Tokens = characters."""
+    """Answers with a function of the prompt; records every prompt, fitted as the real engines fit it (tokens =
+    characters)."""
 
     max_prompt_tokens = 400
 
@@ -22,6 +25,7 @@ class ScriptedEngine:
         return sum(len(m["content"]) + 3 for m in messages)
 
     async def reply(self, messages: list[dict]) -> str:
+        messages, _ = fit(messages, self.max_prompt_tokens, self.count_tokens)
         self.prompts.append(messages)
         if any(f in messages[-1]["content"] for f in self.fail_for):
             raise RuntimeError("engine exploded")

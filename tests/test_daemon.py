@@ -8,12 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from botapi_server import BotApiServer
+
 from bot.daemon import enabled_channels, serve
 from bot.history import History
-from botapi_server import BotApiServer
 from core.config import ConfigError, load
+from core.conversation import Rules
 from puppet_server import PuppetServer
 from scripted import ScriptedEngine, openai_server
+
+RULES = Rules.from_config(load())  # the default config's conversation rules
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:daemon-test-secret"
@@ -79,10 +83,10 @@ async def test_one_process_answers_in_telegram_and_wechat(tmp_path, monkeypatch)
         await wx.stop()
     assert not isinstance(responder[0], BaseException) or isinstance(responder[0], asyncio.CancelledError)
     assert all(s.chat_id == 111 for s in tg.sent) and len(tg.sent) == 4  # the stranger got nothing
-    history = History(tmp_path / "bot")
+    history = History(tmp_path / "bot", RULES)
     try:
         assert sorted(history.keys()) == ["telegram:111", "wechat:wxid_alice"]
-        alice = history.get("wechat:wxid_alice").turns
+        alice = history.conversation("wechat:wxid_alice").turns
         assert [(t.role, [ln.text for ln in t.lines]) for t in alice] == [
             ("user", ["在吗"]), ("assistant", ["在的~", "怎么啦", "我自己来回"]), ("user", ["好呀"])]
     finally:
@@ -132,8 +136,8 @@ adapter = "{tmp_path / 'no-adapter'}"
     assert proc.returncode == 0, output
     assert "clone stopped" in output
     assert TOKEN.split(":")[1] not in output and "getUpdates" in output  # debug logging on, token redacted
-    history = History(tmp_path / "bot")
+    history = History(tmp_path / "bot", RULES)
     try:
-        assert [t.role for t in history.get("telegram:111").turns] == ["user", "assistant"]
+        assert [t.role for t in history.conversation("telegram:111").turns] == ["user", "assistant"]
     finally:
         history.close()

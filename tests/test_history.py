@@ -1,65 +1,157 @@
-"""History trimming (property tests) and the sqlite store."""
+"""The bot's store (real sqlite): what was said is appended and read back as the same conversation, conversations
+end by the dataset's rules, /forget leaves nothing, the file grows with what was said; and the one trimming rule
+(core.chat_format.fit) as a property."""
 from __future__ import annotations
+
+import json
+import sqlite3
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.history import History, trim
-from core.chat_format import Line, Turn, to_messages
+from bot.history import History, owner_said
+from core.chat_format import USER, fit
+from core.conversation import Rules, Said
 
-texts = st.text(alphabet="abc你好哈~ ", min_size=1, max_size=30)
-turn = st.tuples(st.sampled_from(["user", "assistant"]), st.lists(texts, min_size=1, max_size=4))
-# what the responder trims: a chat whose newest turn is the friend's, waiting for an answer
-turn_lists = st.builds(lambda head, last: [*head, ("user", last)], st.lists(turn, max_size=30),
-                       st.lists(texts, min_size=1, max_size=4))
+RULES = Rules(burst_gap_s=300, session_gap_s=3600, max_turn_lines=3, max_turns=16)
 
 
-def as_turns(spec) -> list[Turn]:
-    return [Turn(role, [Line("阿杰" if role == "user" else "", t) for t in lines]) for role, lines in spec]
+def friend(text: str, time: float, speaker: str = "") -> Said:
+    return Said(USER, speaker, text, time)
 
 
-def size(turns: list[Turn]) -> int:
-    return sum(len(m["content"]) + 3 for m in to_messages(turns, "persona", "群", True))
+def add(h: History, said: Said, key: str = "tg:1", group: bool = False):
+    return h.add(key, said, chat_name="A", is_group=group, wants_answer=said.role == USER)
+
+
+def lines(conversation) -> list[tuple[str, list[str]]]:
+    return [(t.role, [ln.text for ln in t.lines]) for t in conversation.turns]
+
+
+def test_messages_become_turns_and_read_back_the_same_after_a_restart(tmp_path):
+    h = History(tmp_path, RULES)
+    add(h, friend("在吗", 10))
+    add(h, friend("问个事\n很急", 11))  # one message, two text lines: one line of the turn
+    add(h, owner_said("说~", 12))
+    before = lines(h.conversation("tg:1"))
+    assert before == [("user", ["在吗", "问个事\n很急"]), ("assistant", ["说~"])]
+    assert not h.wants_answer("tg:1")
+    add(h, friend("好", 13))
+    h.close()
+    again = History(tmp_path, RULES)
+    try:
+        assert lines(again.conversation("tg:1")) == [*before, ("user", ["好"])]
+        assert again.wants_answer("tg:1") and again.keys() == ["tg:1"]
+    finally:
+        again.close()
+
+
+def test_a_long_silence_and_a_stalled_side_open_new_conversations(tmp_path):
+    h = History(tmp_path, RULES)
+    try:
+        add(h, friend("a", 0))
+        add(h, owner_said("b", 10))
+        add(h, friend("c", 10 + 3601))  # silence: a new conversation
+        assert lines(h.conversation("tg:1")) == [("user", ["c"])] and h.archived() == 1
+        add(h, friend("d", 10 + 3601 + 301))  # the friend went on, unanswered, after the burst gap: stalled
+        assert lines(h.conversation("tg:1")) == [("user", ["d"])] and h.archived() == 2
+        add(h, friend("e", 10 + 3601 + 302))  # within the burst gap: the same turn
+        assert lines(h.conversation("tg:1")) == [("user", ["d", "e"])]
+        assert [r[0] for r in h.rows("tg:1")] == [1, 1, 2, 3, 3]  # everything kept, by conversation
+    finally:
+        h.close()
+
+
+def test_a_flooding_friends_turn_keeps_its_newest_lines(tmp_path):
+    h = History(tmp_path, RULES)
+    try:
+        for i in range(50):
+            add(h, friend(f"m{i}", i, "阿杰"), group=True)
+        conversation = h.conversation("tg:1")
+        assert lines(conversation) == [("user", ["m47", "m48", "m49"])] and conversation.trimmed_lines == 47
+        assert len(h.rows("tg:1")) == 50
+    finally:
+        h.close()
+
+
+def test_ending_and_forgetting(tmp_path):
+    h = History(tmp_path, RULES)
+    try:
+        add(h, friend("a", 0))
+        add(h, friend("x", 0), key="tg:2")
+        assert h.idle(older_than=1) == ["tg:1", "tg:2"] and h.idle(older_than=0) == []
+        h.end("tg:1")
+        assert h.conversation("tg:1") is None and h.archived() == 1 and h.keys() == ["tg:2"]
+        add(h, friend("b", 5))
+        assert lines(h.conversation("tg:1")) == [("user", ["b"])]
+        assert h.forget("tg:1") and not h.forget("tg:1")
+        assert h.rows("tg:1") == [] and h.conversation("tg:1") is None and h.archived() == 0
+        assert h.rows("tg:2")  # other chats untouched
+    finally:
+        h.close()
+    with sqlite3.connect(tmp_path / "history.sqlite") as db:  # nothing of the forgotten chat left in the file
+        assert db.execute("SELECT COUNT(*) FROM messages WHERE chat = 'tg:1'").fetchone() == (0,)
+
+
+def test_the_file_grows_with_what_was_said(tmp_path):
+    h = History(tmp_path, RULES)
+    try:
+        add(h, friend("开始", 0))
+        h._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        start = (tmp_path / "history.sqlite").stat().st_size
+        big = "长" * 30_000  # ~90 KB of UTF-8
+        for i in range(20):
+            add(h, friend(big, 1 + i))
+        h._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        grown = (tmp_path / "history.sqlite").stat().st_size - start
+        said = 20 * len(big.encode())
+        assert said <= grown < 1.5 * said  # appending, not rewriting the chat on every message
+    finally:
+        h.close()
+
+
+def test_a_history_written_as_documents_of_turns_is_upgraded(tmp_path):
+    from sqlitedict import SqliteDict
+
+    doc = {"chat_name": "A", "is_group": False, "updated": 100.0,
+           "turns": [{"role": "user", "lines": [["", "在吗"]]}, {"role": "assistant", "lines": [["", "在~"]]}]}
+    with SqliteDict(str(tmp_path / "history.sqlite"), tablename="chats", encode=json.dumps, decode=json.loads,
+                    autocommit=True) as old:
+        old["tg:1"] = {**doc, "turns": [{"role": "user", "lines": [["", "后来"]]}]}
+    with SqliteDict(str(tmp_path / "archive.sqlite"), tablename="sessions", encode=json.dumps, decode=json.loads,
+                    autocommit=True) as archive:
+        archive["tg:1@50.000"] = {**doc, "updated": 50.0}
+    h = History(tmp_path, RULES)
+    try:
+        assert lines(h.conversation("tg:1")) == [("user", ["后来"])] and h.archived() == 1
+        assert [r[:4] for r in h.rows("tg:1")] == [(1, "user", "", "在吗"), (1, "assistant", "", "在~"),
+                                                   (2, "user", "", "后来")]
+        assert not (tmp_path / "archive.sqlite").exists()
+    finally:
+        h.close()
+
+
+# ---- the trimming rule ----
+
+exchanges = st.lists(st.tuples(st.text(alphabet="ab你好", min_size=1, max_size=30),
+                               st.text(alphabet="ab你好", min_size=1, max_size=30)), min_size=1, max_size=20)
+
+
+def size(messages: list[dict]) -> int:
+    return sum(len(m["content"]) + 3 for m in messages)
 
 
 @settings(max_examples=300, deadline=None)
-@given(turn_lists, st.integers(min_value=30, max_value=400))
-def test_trim_fits_the_budget_starts_on_a_user_turn_and_keeps_the_newest(spec, budget):
-    turns = as_turns(spec)
-    kept = trim(turns, lambda t: size(t) <= budget)
-    assert kept and kept[0].role == "user"
-    assert size(kept) <= budget
-    # a suffix of the history: the newest turns, in order (the first one possibly cut to its newest part)
-    n = len(kept)
-    assert kept[1:] == turns[len(turns) - n + 1:]
-    first = turns[len(turns) - n]
-    assert first.role == "user"
-    assert [ln.text for ln in first.lines][-len(kept[0].lines):][1:] == [ln.text for ln in kept[0].lines][1:]
-    # maximal: one more whole exchange would not fit
-    earlier = [i for i, t in enumerate(turns[:len(turns) - n]) if t.role == "user"]
-    if earlier and kept[0] == first:
-        assert size(turns[earlier[-1]:]) > budget
-
-
-def test_trim_of_a_history_without_a_friend_turn_is_empty():
-    assert trim(as_turns([("assistant", ["我先说"])]), lambda t: True) == []
-
-
-def test_trim_without_pressure_keeps_everything_from_the_first_user_turn():
-    turns = as_turns([("assistant", ["我先说"]), ("user", ["你好"]), ("assistant", ["嗨~"])])
-    assert trim(turns, lambda t: True) == turns[1:]
-
-
-def test_store_merges_a_side_s_messages_into_one_turn_and_ends_sessions(tmp_path):
-    h = History(tmp_path)
-    try:
-        h.append("tg:1", "user", [Line("", "在吗")], chat_name="A", is_group=False, now=10)
-        h.append("tg:1", "user", [Line("", "问个事")], chat_name="A", is_group=False, now=11)
-        h.append("tg:1", "assistant", [Line("", "说~")], chat_name="A", is_group=False, now=12)
-        log = h.get("tg:1")
-        assert [(t.role, len(t.lines)) for t in log.turns] == [("user", 2), ("assistant", 1)]
-        assert log.updated == 12 and h.idle(older_than=13) == ["tg:1"] and h.idle(older_than=12) == []
-        h.end_session("tg:1")
-        assert h.get("tg:1") is None and h.archived() == 1 and h.keys() == []
-    finally:
-        h.close()
+@given(exchanges, st.text(alphabet="x", min_size=1, max_size=40), st.integers(min_value=20, max_value=500))
+def test_fit_keeps_the_system_turn_and_the_newest_whole_exchanges_that_fit(pairs, last, budget):
+    messages = [{"role": "system", "content": "persona"}]
+    for user, owner in pairs:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": owner}]
+    messages.append({"role": "user", "content": last})
+    kept, dropped = fit(messages, budget, size)
+    assert kept[0] == messages[0] and kept[1]["role"] == "user"
+    assert kept[1:] == messages[1 + dropped:]  # the newest messages, whole and in order
+    last_exchange = [messages[0], messages[-1]]
+    assert size(kept) <= budget or kept == last_exchange  # too long alone: returned whole, cut by the caller
+    if dropped:  # maximal: one more exchange would not fit
+        assert size([messages[0], *messages[dropped - 1:]]) > budget

@@ -9,10 +9,13 @@ import pytest
 
 from bot.chat import Incoming
 from bot.history import History
+from core.conversation import Rules
 from bot.responder import Responder
 from core.chat_format import SPEAKER_SEPARATOR
 from core.config import load
 from scripted import Recorder, ScriptedEngine
+
+RULES = Rules.from_config(load())  # the default config's conversation rules
 
 PERSONA = "你是林小夏。"
 
@@ -40,7 +43,7 @@ def make(tmp_path):
         settings = {"allow": ["telegram:111", "telegram:-100"], "owner": ["telegram:999"], "debounce_s": 0.0,
                     "message_pause_s": 0.0, "data_dir": str(tmp_path / "bot")} | bot
         cfg = load(overrides={"persona.system_prompt": PERSONA, **{f"bot.{k}": v for k, v in settings.items()}})
-        history = History(cfg.path(cfg.bot.data_dir))
+        history = History(cfg.path(cfg.bot.data_dir), RULES)
         clock = Clock()
         r = Responder(cfg, engine or ScriptedEngine(), history, clock=clock)
         r.test_clock = clock
@@ -63,7 +66,7 @@ async def test_allowed_friend_gets_an_answer_and_both_turns_are_kept(make):
     r = make()
     chat = await say(r, friend("在吗"))
     assert chat.sent == ["收到~"] and chat.typings >= 1
-    log = r.history.get("telegram:111")
+    log = r.history.conversation("telegram:111")
     assert [(t.role, [ln.text for ln in t.lines]) for t in log.turns] == [("user", ["在吗"]), ("assistant", ["收到~"])]
     assert r.engine.prompts[0] == [{"role": "system", "content": PERSONA}, {"role": "user", "content": "在吗"}]
 
@@ -75,7 +78,7 @@ async def test_strangers_are_ignored_logged_once_and_not_stored(make, caplog):
         assert (await say(r, friend(text, sender="555", name="Mallory"))).sent == []
     notes = [rec.getMessage() for rec in caplog.records if "telegram:555" in rec.getMessage()]
     assert len(notes) == 1 and 'add "telegram:555"' in notes[0]
-    assert r.history.get("telegram:555") is None and r.engine.prompts == [] and r.stats.ignored == 3
+    assert r.history.conversation("telegram:555") is None and r.engine.prompts == [] and r.stats.ignored == 3
 
 
 async def test_empty_allowlist_denies_everyone(make):
@@ -98,7 +101,7 @@ async def test_a_reply_holding_several_messages_is_sent_as_several(make):
     r = make(engine=ScriptedEngine(lambda m: "哈哈哈好啊\n\n几点？~"))
     chat = await say(r, friend("周末去爬山吗"))
     assert chat.sent == ["哈哈哈好啊", "几点？~"] and chat.typings == 2
-    assert [ln.text for ln in r.history.get("telegram:111").turns[-1].lines] == ["哈哈哈好啊", "几点？~"]
+    assert [ln.text for ln in r.history.conversation("telegram:111").turns[-1].lines] == ["哈哈哈好啊", "几点？~"]
 
 
 async def test_groups_answer_only_when_addressed_but_keep_the_context_with_speakers(make):
@@ -124,7 +127,7 @@ async def test_owner_writing_in_a_chat_takes_over_for_a_while(make):
     await say(r, friend("在吗"))
     await say(r, friend("我来回吧", chat="111", by_owner=True, sender="me", name="林小夏"))
     assert (await say(r, friend("好的"))).sent == []  # silent: the owner is talking
-    turns = r.history.get("telegram:111").turns
+    turns = r.history.conversation("telegram:111").turns
     assert [t.role for t in turns] == ["user", "assistant", "user"] and turns[1].lines[-1].text == "我来回吧"
     r.test_clock.now += 601
     assert (await say(r, friend("还在吗", time=r.test_clock.now))).sent == ["收到~"]
@@ -133,7 +136,7 @@ async def test_owner_writing_in_a_chat_takes_over_for_a_while(make):
 async def test_what_the_owner_writes_outside_the_clones_chats_is_not_kept(make):
     r = make()
     await say(r, friend("我到了", channel="wechat", chat="wxid_stranger", sender="wxid_me", by_owner=True))
-    assert r.history.get("wechat:wxid_stranger") is None and r.history.keys() == []
+    assert r.history.conversation("wechat:wxid_stranger") is None and r.history.keys() == []
 
 
 async def test_owner_in_a_telegram_group_is_a_takeover_too(make):
@@ -153,7 +156,7 @@ async def test_owner_commands(make):
     assert "telegram:111 (Alice)" in status and "replies 1" in status
     assert "no history" in (await say(r, friend("/forget telegram:nope", **owner))).sent[0]
     assert (await say(r, friend("/forget telegram:111", **owner))).sent == ["forgot 1 chat(s)"]
-    assert r.history.get("telegram:111") is None
+    assert r.history.conversation("telegram:111") is None
     assert (await say(r, friend("/pause", sender="111"))).sent == ["收到~"]  # a friend's "/pause" is just text
 
 
@@ -192,23 +195,23 @@ async def test_history_survives_a_restart(make, tmp_path):
     r = make()
     await say(r, friend("记住我"))
     r.history.close()
-    again = History(tmp_path / "bot")
+    again = History(tmp_path / "bot", RULES)
     try:
-        assert [t.role for t in again.get("telegram:111").turns] == ["user", "assistant"]
+        assert [t.role for t in again.conversation("telegram:111").turns] == ["user", "assistant"]
     finally:
         again.close()
-    r.history = History(tmp_path / "bot")  # so the fixture can close it
+    r.history = History(tmp_path / "bot", RULES)  # so the fixture can close it
 
 
 async def test_idle_sessions_end_after_the_training_session_gap(make):
     r = make()
-    assert r.session_gap_s == r.cfg.dataset.session_gap_s == 3600
+    assert r.rules.session_gap_s == r.cfg.dataset.session_gap_s == 3600
     await say(r, friend("在吗"))
     r.test_clock.now += 1800
     assert r.expire_idle() == []
     r.test_clock.now += 1801
     assert r.expire_idle() == ["telegram:111"]
-    assert r.history.get("telegram:111") is None and r.history.archived() == 1
+    assert r.history.conversation("telegram:111") is None and r.history.archived() == 1
     await say(r, friend("新话题", time=r.test_clock.now))
     assert r.engine.prompts[-1][1:] == [{"role": "user", "content": "新话题"}]  # a fresh session
 
@@ -228,31 +231,3 @@ async def test_long_threads_are_trimmed_to_the_budget_keeping_the_newest_turns(m
     assert engine.count_tokens(prompt) <= 120
     assert prompt[0]["content"] == PERSONA and prompt[1]["role"] == "user"
     assert prompt[-1]["content"] == "第39条消息，讲点什么"
-
-
-async def test_live_prompts_match_the_training_samples(make, tmp_path):
-    """Replaying a dataset group conversation through the responder yields exactly the training sample's
-    messages: no serve-time text the model never saw."""
-    from data_prep.build import build
-
-    cfg = load(overrides={"dataset.out_dir": str(tmp_path / "data")})
-    build(cfg, progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "data" / "train.jsonl").read_text().splitlines()]
-    sample = next(r for r in rows if r["is_group"] and len(r["messages"]) >= 6)
-    engine = ScriptedEngine()
-    r = make(engine=engine, allow=["telegram:*"], takeover_s=0)
-    r.cfg.persona.system_prompt = cfg.persona.system_prompt
-    chat = Recorder()
-    *context, last = sample["messages"][1:-1]  # up to the last friend turn
-    for m in [*context, last]:
-        for line in m["content"].split("\n"):
-            if m["role"] == "user":
-                speaker, text = line.split(SPEAKER_SEPARATOR, 1)
-                msg = Incoming("telegram", "-5", sample["chat"], True, speaker, speaker, text, addressed=True,
-                               time=r.test_clock.now)
-            else:
-                msg = Incoming("telegram", "-5", sample["chat"], True, "me", "me", line, by_owner=True,
-                               time=r.test_clock.now)
-            await r.on_message(msg, chat)
-    await r.settle("telegram:-5")
-    assert engine.prompts == [sample["messages"][:-1]]

@@ -1,6 +1,7 @@
 """Messages → sessions → samples: bursts, gaps, who opens, group rendering, windows, dedupe, split."""
 from core.chat_format import split_reply
 from core.config import Dataset
+from core.conversation import Rules
 from data_prep.clean import CleanStats, clean
 from data_prep.records import Kind
 from data_prep.samples import SampleStats, build_samples, split
@@ -14,7 +15,7 @@ def sessions_of(msgs, **kw):
     chats = by_chat(msgs, stats)
     out = []
     for m in chats.values():
-        out += split_sessions(m, kw.get("burst", 300), kw.get("session", 3600), kw.get("lines", 12), stats)
+        out += split_sessions(m, Rules(kw.get("burst", 300), kw.get("session", 3600), kw.get("lines", 12), 16), stats)
     return out, stats
 
 
@@ -28,7 +29,7 @@ def test_bursts_merge_and_sessions_split(msg):
     ]
     sessions, _ = sessions_of(msgs)
     assert len(sessions) == 2
-    first = sessions[0].turns
+    first = sessions[0].conversation.turns
     assert [t.role for t in first] == ["user", "assistant", "user"]
     assert [ln.text for ln in first[0].lines] == ["在吗", "周末去爬山？"]
     assert [ln.text for ln in first[1].lines] == ["好呀~", "几点"]
@@ -37,7 +38,7 @@ def test_bursts_merge_and_sessions_split(msg):
 def test_unanswered_pause_opens_new_session(msg):
     msgs = [msg("a", "吃了吗", 0), msg("me", "吃了~", 1, me=True), msg("me", "你呢", 20, me=True)]
     sessions, _ = sessions_of(msgs, burst=300)
-    assert len(sessions) == 2 and sessions[1].turns[0].role == "assistant"
+    assert len(sessions) == 2 and sessions[1].conversation.turns[0].role == "assistant"
 
 
 def test_sorts_and_dedupes_reexported_messages(msg):
@@ -45,7 +46,7 @@ def test_sorts_and_dedupes_reexported_messages(msg):
     b = [msg("me", "hey~", 2, me=True), msg("a", "hi", 1)]  # same chat exported twice, other order
     sessions, stats = sessions_of(a + b)
     assert stats.duplicates == 2
-    assert [t.role for t in sessions[0].turns] == ["user", "assistant"]
+    assert [t.role for t in sessions[0].conversation.turns] == ["user", "assistant"]
 
 
 def test_samples_drop_owner_openers_and_unanswered_tail(msg):
@@ -74,7 +75,7 @@ def test_group_user_turns_carry_speaker_names(msg):
 def test_long_friend_turn_keeps_newest_lines(msg):
     msgs = [msg("a", f"line{i}", i * 0.1) for i in range(20)] + [msg("me", "ok~", 3, me=True)]
     sessions, stats = sessions_of(msgs, lines=5)
-    assert [ln.text for ln in sessions[0].turns[0].lines] == [f"line{i}" for i in range(15, 20)]
+    assert [ln.text for ln in sessions[0].conversation.turns[0].lines] == [f"line{i}" for i in range(15, 20)]
     assert stats.trimmed_lines == 15
 
 

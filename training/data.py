@@ -33,12 +33,14 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def encode_file(tokenizer, path: Path, cutoff_len: int) -> tuple[list[dict], EncodeStats]:
+def encode_file(tokenizer, path: Path, cutoff_len: int, prompt_budget: int | None = None
+                ) -> tuple[list[dict], EncodeStats]:
+    """Every sample's training sequences; ``prompt_budget``: serving's (core.conversation.prompt_budget)."""
     stats = EncodeStats()
     out = []
     for row in read_jsonl(path):
         # one sequence per sample, or several where the template renders history differently (encode_sample)
-        for enc in encode_sample(tokenizer, row["messages"], cutoff_len):
+        for enc in encode_sample(tokenizer, row["messages"], cutoff_len, prompt_budget):
             trained = sum(1 for x in enc.labels if x != IGNORE_INDEX)
             stats.dropped_turns += enc.dropped_turns
             if not trained:

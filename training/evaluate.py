@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.chat_format import BURST_SEPARATOR, IGNORE_INDEX, split_reply
 from core.config import Config, ConfigError
+from core.conversation import prompt_budget
 from runtime.decoding import Decoding, generate_replies
 from runtime.manifest import reconcile
 from runtime.models import adapter_dir, load_for_generation
@@ -126,13 +127,14 @@ def style_fidelity(replies: list[str], profile: dict) -> dict:
 
 # ---- models ----
 
-def perplexity(model, tokenizer, dev: Path, cutoff_len: int, max_samples: int) -> tuple[float | None, int]:
+def perplexity(model, tokenizer, dev: Path, cutoff_len: int, max_samples: int, budget: int | None = None
+               ) -> tuple[float | None, int]:
     """exp(mean loss per owner token) over up to max_samples dev samples, encoded exactly as for training.
 
     One sample per forward pass: no padding to get wrong, and memory stays that of the longest sample."""
     import torch
 
-    rows = spread(encode_file(tokenizer, dev, cutoff_len)[0], max_samples)
+    rows = spread(encode_file(tokenizer, dev, cutoff_len, budget)[0], max_samples)
     device = next(model.parameters()).device
     nll, tokens = 0.0, 0
     with torch.inference_mode():
@@ -200,10 +202,10 @@ def evaluate(cfg: Config, *, limit: int | None = None, progress: bool = True) ->
         model, tokenizer = load_for_generation(adapter_dir(cfg), base_only=system == "base", dtype=cfg.model.dtype)
         t0 = time.perf_counter()
         replies[system] = generate(model, tokenizer, prompts, decoding, batch_size=e.batch_size,
-                                   max_prompt_tokens=cfg.train.cutoff_len - e.max_new_tokens,
+                                   max_prompt_tokens=prompt_budget(cfg),
                                    desc=f"eval {system}", progress=progress)
         seconds[system] = round(time.perf_counter() - t0, 2)
-        ppl, ppl_samples = perplexity(model, tokenizer, dev, cfg.train.cutoff_len, n)
+        ppl, ppl_samples = perplexity(model, tokenizer, dev, cfg.train.cutoff_len, n, prompt_budget(cfg))
         del model
         scores[system] = {"dev_perplexity": ppl, **rouge_f(replies[system], refs),
                           "char_bleu4": char_bleu4(replies[system], refs),

@@ -15,6 +15,7 @@ from pathlib import Path
 from core.config import Config, ConfigError
 
 from core.chat_format import FORMAT_VERSION
+from core.conversation import prompt_budget
 from runtime.manifest import Manifest, fingerprint, write_manifest
 from runtime.models import load_model, load_tokenizer
 
@@ -42,6 +43,63 @@ def collator(tokenizer, packing: bool):
         # then keep samples apart (with use_cache=False, which Trainer sets).
         return DataCollatorWithFlattening(return_position_ids=True)
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+
+
+PACKED_SDPA = "chatclone_packed_sdpa"
+
+
+def packed_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0, scaling: float | None = None,
+                position_ids=None, **kwargs):
+    """Attention for packed rows, as a transformers attention function: causal sdpa over each sample of the row on
+    its own (a sample starts wherever the position ids do not go on by one), so the cost is the sum of the squared
+    sample lengths, where sdpa with a block-diagonal mask computes the whole row × row square."""
+    import torch
+    import torch.nn.functional as F
+    from transformers.integrations.sdpa_attention import repeat_kv, sdpa_attention_forward
+
+    if attention_mask is not None:  # a mask made elsewhere: it says what may be attended, sdpa applies it
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
+    if query.shape[2] != key.shape[2]:
+        raise ValueError(f"{PACKED_SDPA} is for training (no cache): {query.shape[2]} queries, {key.shape[2]} keys")
+    groups = getattr(module, "num_key_value_groups", 1)
+    if groups > 1:
+        key, value = repeat_kv(key, groups), repeat_kv(value, groups)
+    length = query.shape[2]
+    rows = []
+    for b in range(query.shape[0]):
+        starts = [0]
+        if position_ids is not None:
+            pos = position_ids[min(b, position_ids.shape[0] - 1)]
+            starts += ((pos[1:] - pos[:-1]) != 1).nonzero().flatten().add(1).tolist()
+        q, k, v = query[b:b + 1], key[b:b + 1], value[b:b + 1]
+        rows.append(torch.cat([F.scaled_dot_product_attention(q[:, :, s:e], k[:, :, s:e], v[:, :, s:e],
+                                                              dropout_p=dropout, is_causal=True, scale=scaling)
+                               for s, e in zip(starts, starts[1:] + [length])], dim=2))
+    return torch.cat(rows, dim=0).transpose(1, 2).contiguous(), None
+
+
+def packed_attention(model) -> str:
+    """Switch ``model`` to the attention kernel for packed rows (no attention mask, position ids restarting at
+    each sample) and return its name: flex_attention on a CUDA GPU (it builds the block mask from the position ids
+    and skips the masked blocks), else packed_sdpa. Models with sliding-window or soft-capped attention keep
+    their own kernel, which builds the per-sample mask itself."""
+    import torch
+    from transformers import AttentionInterface
+
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    if any(kind != "full_attention" for kind in getattr(config, "layer_types", None) or ()) \
+            or getattr(config, "use_sliding_window", False) or getattr(config, "attn_logit_softcapping", None):
+        return model.config._attn_implementation
+    if torch.cuda.is_available():  # Trainer moves the model there
+        try:
+            model.set_attn_implementation("flex_attention")
+            return "flex_attention"
+        except (ImportError, ValueError) as e:
+            print(f"train: flex_attention unavailable ({e}); using {PACKED_SDPA}", file=sys.stderr)
+    AttentionInterface.register(PACKED_SDPA, packed_sdpa)
+    model.set_attn_implementation(PACKED_SDPA)
+    return PACKED_SDPA
 
 
 def _tokens_per_second_callback():
@@ -86,21 +144,18 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
     tokenizer = load_tokenizer(path)
     plan = preflight(cfg, path, tokenizer)  # resolves cfg.train (presets) and refuses what cannot work, up front
     report(cfg, plan, out)
-    train_rows, train_stats = encode_file(tokenizer, data_dir / "train.jsonl", t.cutoff_len)
-    dev_rows, dev_stats = encode_file(tokenizer, data_dir / "dev.jsonl", t.cutoff_len)
+    budget = prompt_budget(cfg)
+    train_rows, train_stats = encode_file(tokenizer, data_dir / "train.jsonl", t.cutoff_len, budget)
+    dev_rows, dev_stats = encode_file(tokenizer, data_dir / "dev.jsonl", t.cutoff_len, budget)
     if not train_rows:
         raise ConfigError(f"{data_dir / 'train.jsonl'} has no trainable sample; see {data_dir / 'report.md'}")
 
     model = load_model(path, cfg.model.dtype, quantize_4bit=t.method == "qlora")
     model.config.use_cache = False
-    if t.packing and torch.cuda.is_available():
-        # packed rows have no attention mask: flex_attention builds the per-sample block mask from the position
-        # ids and skips the masked blocks (sdpa computes them); about 2x on the 1.5B shape (performance anchors)
-        try:
-            model.set_attn_implementation("flex_attention")
-        except (ImportError, ValueError) as e:
-            print(f"train: flex_attention unavailable ({e}); using {model.config._attn_implementation}",
-                  file=sys.stderr)
+    if t.packing:
+        # packed rows have no attention mask: attend within each sample only, without computing the row × row
+        # square that sdpa with a block-diagonal mask would (about 2x on the 1.5B shape: performance anchors)
+        packed_attention(model)
     if t.method != "full":
         model = peft_wrap(cfg, model)
     if t.gradient_checkpointing:

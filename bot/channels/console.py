@@ -18,7 +18,9 @@ from ..chat import Incoming, OnMessage
 CHAT_ID = "terminal"
 
 
-class ConsoleReply:
+class ConsoleWriter:
+    """Prints the clone's messages; ``sent`` collects them for the transcript."""
+
     def __init__(self, name: str, out: TextIO, sent: list[str]):
         self.name, self.out, self.sent = name, out, sent
 
@@ -40,6 +42,9 @@ class ConsoleChannel:
         self.stdin, self.out = stdin, out
         self.transcript: list[tuple[str, list[str]]] = []  # (what the friend said, what the clone answered)
 
+    def writer(self, chat_id: str, is_group: bool) -> ConsoleWriter:
+        return ConsoleWriter(self.clone_name, self.out, [])
+
     def _incoming(self, text: str) -> Incoming:
         return Incoming(channel=self.name, chat_id=CHAT_ID, chat_name=self.friend, is_group=False,
                         sender_id="friend", sender_name=self.friend, text=text)
@@ -50,7 +55,7 @@ class ConsoleChannel:
             for line in self.script:
                 print(f"{self.friend}: {line}", file=self.out, flush=True)
                 sent: list[str] = []
-                await on_message(self._incoming(line), ConsoleReply(self.clone_name, self.out, sent))
+                await on_message(self._incoming(line), ConsoleWriter(self.clone_name, self.out, sent))
                 await self.settle(f"{self.name}:{CHAT_ID}")
                 self.transcript.append((line, sent))
             return
@@ -67,5 +72,5 @@ class ConsoleChannel:
         sent: list[str] = []
         while line := await lines.get():
             if line.strip():
-                await on_message(self._incoming(line.strip()), ConsoleReply(self.clone_name, self.out, sent))
+                await on_message(self._incoming(line.strip()), ConsoleWriter(self.clone_name, self.out, sent))
         await self.settle(f"{self.name}:{CHAT_ID}")  # answer what was typed just before Ctrl-D

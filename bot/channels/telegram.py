@@ -33,11 +33,11 @@ Why it is built this way:
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import re
 import warnings
+from collections.abc import Callable
 from datetime import timedelta
 
 from telegram import Bot, Message, MessageEntity, ReplyParameters, Update
@@ -73,6 +73,7 @@ class TelegramChannel:
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._send_retry = send_retry
+        self._connected: Bot | None = None
         redact_in_logs(token.partition(":")[2] or token)  # before PTB builds its URLs and logs them
 
     @classmethod
@@ -102,6 +103,7 @@ class TelegramChannel:
         try:
             await self._connect(app)
             await app.start()
+            self._connected = app.bot
             try:
                 await _polling_ends()  # until cancelled, or the Bot API revokes the token
             finally:
@@ -109,12 +111,22 @@ class TelegramChannel:
                     await app.updater.stop()  # confirms the last updates with one more getUpdates
                 except TelegramError as exc:  # e.g. the token was revoked: nothing to confirm with it
                     log.warning("telegram: stopping the poller: %s", exc)
+                self._connected = None
                 for task in delivering:  # app.stop() would wait for them, however long a reply takes
                     task.cancel()
                 await app.stop()
         finally:
             await app.shutdown()
             await app.bot.shutdown()  # no-op after app.shutdown(); closes the HTTP clients when getMe never worked
+
+    def writer(self, chat_id: str, is_group: bool) -> TelegramWriter:
+        return TelegramWriter(self._bot, int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id,
+                              retry=self._send_retry)
+
+    def _bot(self) -> Bot:
+        if self._connected is None:
+            raise NetworkError("not connected to the Bot API yet")
+        return self._connected
 
     async def _connect(self, app: Application) -> None:
         """getMe (initialize) and deleteWebhook (start_polling), retried with backoff on network errors."""
@@ -153,26 +165,30 @@ async def _polling_ends() -> None:
     raise RuntimeError("telegram: polling stopped unexpectedly")
 
 
-class TelegramReply:
-    """Replies into the chat of one incoming message; in groups the first message delivered quotes it."""
+class TelegramWriter:
+    """Writes into one chat; ``quote``: the message the first message delivered replies to (groups)."""
 
-    def __init__(self, bot: Bot, message: Message, retry: SendRetry = SendRetry()):
-        self._bot = bot
-        self._chat_id = message.chat_id
-        self._quote: int | None = message.message_id if message.chat.type in _GROUPS else None
+    def __init__(self, bot: Callable[[], Bot], chat_id: int | str, quote: int | None = None,
+                 retry: SendRetry = SendRetry()):
+        self._bot = bot  # the connected Bot, looked up at each attempt (raises NetworkError while there is none)
+        self._chat_id = chat_id
+        self._quote = quote
         self._retry = retry
 
     async def typing(self) -> None:
         try:
-            await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING)
+            await self._bot().send_chat_action(self._chat_id, ChatAction.TYPING)
         except TelegramError as exc:
             log.warning("telegram: typing in chat %s failed: %s", self._chat_id, exc)
 
     async def send(self, text: str) -> None:
-        """See :meth:`bot.chat.Reply.send`: delivered, or :class:`bot.chat.SendFailed`."""
+        """See :meth:`bot.chat.ChatWriter.send`: delivered, or :class:`bot.chat.SendFailed`."""
         for part in split_text(text):
             reply = None if self._quote is None else ReplyParameters(self._quote, allow_sending_without_reply=True)
-            attempt = functools.partial(self._bot.send_message, self._chat_id, part, reply_parameters=reply)
+
+            async def attempt(part: str = part, reply: ReplyParameters | None = reply) -> None:
+                await self._bot().send_message(self._chat_id, part, reply_parameters=reply)
+
             await send_with_retry(attempt, _retry_wait, self._retry, f"telegram: sending to chat {self._chat_id}")
             self._quote = None
 
@@ -200,7 +216,8 @@ async def _deliver(message: Message, bot: Bot, on_message: OnMessage, retry: Sen
         sender_id=str(user.id), sender_name=user.full_name, text=_clean_text(message.text, bot.username, is_group),
         addressed=not is_group or _addresses(message, bot), time=message.date.timestamp())
     try:
-        await on_message(incoming, TelegramReply(bot, message, retry))
+        quote = message.message_id if is_group else None
+        await on_message(incoming, TelegramWriter(lambda: bot, message.chat_id, quote, retry))
     except Exception:
         log.exception("telegram: on_message failed for chat %s (%s)", incoming.chat_id, incoming.chat_name)
 

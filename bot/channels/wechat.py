@@ -156,7 +156,7 @@ class WechatChannel:
         try:
             mapped = await self._incoming(bot, msg)
             if mapped is not None:
-                await on_message(mapped[0], _WechatReply(self, mapped[1]))
+                await on_message(mapped[0], WechatWriter(self, mapped[1]))
         except Exception:
             log.exception("wechat: handling message %s failed", msg.message_id)
 
@@ -186,6 +186,9 @@ class WechatChannel:
         return Incoming(self.name, partner.contact_id, partner.name, False, talker.contact_id, talker.name,
                         msg.text(), by_owner=by_owner, time=_sent_at(msg)), _Target(partner.contact_id, False)
 
+    def writer(self, chat_id: str, is_group: bool) -> WechatWriter:
+        return WechatWriter(self, _Target(chat_id, is_group))
+
     async def _is_echo(self, message_id: str) -> bool:
         """Did this channel send it? An echo can arrive before ``say()`` returned its id: wait for those sends."""
         if self._sends_in_flight:
@@ -193,7 +196,7 @@ class WechatChannel:
         return message_id in self._sent_ids
 
     async def _send(self, target: _Target, text: str, mention: bool) -> None:
-        """Deliver ``text`` or raise SendFailed (see :meth:`bot.chat.Reply.send`)."""
+        """Deliver ``text`` or raise SendFailed (see :meth:`bot.chat.ChatWriter.send`)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._sends_in_flight.add(done)
         try:
@@ -227,7 +230,9 @@ def _sent_at(msg: Any) -> float:
     return msg.date().timestamp() if msg.payload.timestamp else time.time()
 
 
-class _WechatReply:
+class WechatWriter:
+    """Writes into one chat or room; in rooms the first message delivered may @mention the one it answers."""
+
     def __init__(self, channel: WechatChannel, target: _Target):
         self._channel = channel
         self._target = target
@@ -237,7 +242,7 @@ class _WechatReply:
         """WeChat shows no typing indicator to others."""
 
     async def send(self, text: str) -> None:
-        """See :meth:`bot.chat.Reply.send`: delivered, or :class:`bot.chat.SendFailed`."""
+        """See :meth:`bot.chat.ChatWriter.send`: delivered, or :class:`bot.chat.SendFailed`."""
         await self._channel._send(self._target, text, self._mention)
         self._mention = False  # only the first message delivered mentions the sender
 
