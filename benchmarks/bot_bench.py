@@ -79,6 +79,7 @@ async def run_mode(cfg, model, tokenizer, max_batch: int, arrivals: list[float],
     messages are first answered one by one on the idle engine."""
     from bot.chat import Incoming
     from bot.history import History
+    from core.conversation import Rules
     from bot.responder import Responder
     from runtime.engine import LocalEngine, decoding, prompt_budget
 
@@ -86,7 +87,7 @@ async def run_mode(cfg, model, tokenizer, max_batch: int, arrivals: list[float],
                          max_batch=max_batch, batch_wait_s=cfg.bot.engine.batch_wait_ms / 1000)
     with tempfile.TemporaryDirectory() as tmp:
         cfg.bot.data_dir = Path(tmp)
-        history = History(Path(tmp))
+        history = History(Path(tmp), Rules.from_config(cfg))
         responder = Responder(cfg, engine, history)
 
         async def say(chat: str, text: str, reply: Timed) -> float | None:
