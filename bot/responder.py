@@ -218,6 +218,7 @@ class Responder:
                 return
             self.history.add(key, owner_said(part, self.clock()), chat_name=conversation.chat_name,
                              is_group=conversation.is_group)
+            log.debug("%s: message %d of %d delivered and stored", key, i + 1, len(parts))
         self.stats.answered += 1
 
     async def _keep_typing(self, writer: ChatWriter) -> None:
