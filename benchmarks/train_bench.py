@@ -1,26 +1,38 @@
-"""Training throughput: our LoRA step vs a stock HF+PEFT padded step, in the same run, on chat-shaped samples.
+"""Training throughput and memory: our LoRA step vs a stock HF+PEFT padded step, measured in the same run.
 
-Both setups train on the same samples in the same order (``--batch`` samples per optimizer step, so both see
-the same real tokens per step) with the same LoRA (r16, alpha 32, every linear layer, dropout 0), the same
-initial weights and AdamW, in a plain loop: forward, backward, optimizer step. Warm-up steps are not timed.
+Both setups train on the same samples in the same order (``--batch`` samples per optimizer step, so both see the
+same real tokens per step) with the same LoRA (the base's preset: rank, alpha, target modules; dropout 0), the same
+initial weights and AdamW, in a plain loop: forward, loss, backward, optimizer step. Warm-up steps are not timed.
 
 - ours: the project's step — training.train.peft_wrap, training.train.collator(packing=True) (one packed row,
-  position ids restarting per sample, no attention mask), use_cache off; flex_attention on a GPU.
+  position ids restarting per sample, no attention mask), attention within each sample only
+  (training.train.packed_attention: flex_attention on a GPU, sdpa per sample elsewhere), the loss computed at the
+  labelled positions only, chunk by chunk (training.loss.labelled_loss, what LabelledLossTrainer calls).
 - stock: what a typical tutorial does — get_peft_model, DataCollatorForSeq2Seq with right padding and an
-  attention mask, sdpa.
+  attention mask, sdpa, the model's own loss (logits for every position, padding included).
 
-Shapes: ``tiny`` (default, CPU) is the embedded tiny base on the real dataset's samples (data/dataset/train.jsonl
-through core.chat_format.encode; synthetic lengths when it is missing). ``qwen2.5-1.5b`` / ``qwen2.5-7b`` are
-random-init models with the real Qwen2.5 dimensions (no download), bf16 with gradient checkpointing on a CUDA GPU,
-on synthetic lognormal lengths (median 80 tokens, clipped to 12..1024) — the setting of the H100 anchors in
-shared/reference/performance-anchors.md (stock 2,473 real tok/s on the 1.5B shape).
+What is trained:
+- ``--shape tiny`` (default): the embedded tiny base.
+- ``--model PATH``: a local model folder (a real base, or one built by scripts/make_shrunk_base.py), with the
+  settings training would resolve for it (core/presets.toml).
+- ``--shape qwen2.5-0.5b|qwen2.5-1.5b|qwen2.5-7b``: random-init models with the published Qwen2.5 dimensions and
+  vocabulary (151,936; no download); ``--layers N`` keeps only N decoder layers (the output layer and loss, whose
+  cost is what grows with the vocabulary, stay whole). On a CUDA GPU they run in bf16.
 
-Each setup runs in its own child process, so peak memory is its own: torch.cuda.max_memory_allocated on a GPU
-(weights included); on the CPU the peak RSS of the process and its rise over the RSS just before the first step
-(Linux: the high-water mark is reset there through /proc/self/clear_refs). Collating is done before timing.
-Target (issue): on the 1.5B shape ours ≥ 10x stock real tok/s at ≤ 8 GiB peak.
+Samples (``--samples chat``, default): the chat dataset (data/dataset/train.jsonl; the bundled persona's when it is
+missing, built into a temporary folder), encoded as training encodes it with the trained model's tokenizer and
+chat template, so the labelled share and the lengths are those of real training (the shapes use the real Qwen2.5
+tokenizer of the shrunk qwen2.5-instruct base). ``--samples synthetic``: lognormal lengths (median 80, 12..1024),
+every token labelled, as in the H100 anchors of shared/reference/performance-anchors.md.
 
-    python benchmarks/train_bench.py [--shape tiny|qwen2.5-1.5b|qwen2.5-7b] [--steps 20] [--batch 16] [--json F]
+Each setup runs in its own child process, so memory is its own: torch.cuda.max_memory_allocated on a GPU (weights
+included); on the CPU the rise of the resident set over its size just before the first step (the step's own
+memory: activations, logits, gradients, optimizer state; Linux resets the high-water mark there through
+/proc/self/clear_refs). ``--repeat N`` runs the pair N times, alternating which goes first, and prints every
+pair's ratios and their spread, since other work on a shared machine moves the timings.
+
+    python benchmarks/train_bench.py [--shape tiny|qwen2.5-0.5b|... | --model PATH] [--layers N] [--steps 20]
+                                     [--batch 16] [--repeat 3] [--json F]
 """
 from __future__ import annotations
 
@@ -31,8 +43,10 @@ import os
 import random
 import re
 import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -51,16 +65,16 @@ SHAPES = {
 }
 QWEN_VOCAB = 151936
 SETUPS = ("stock", "ours")
-TARGET_SHAPE, TARGET_SPEEDUP, TARGET_GIB = "qwen2.5-1.5b", 10.0, 8.0
+# (device, shape) -> (min ours/stock real tok/s, max ours/stock memory, min ours real tok/s, max ours GiB)
+TARGETS = {
+    ("cpu", "tiny"): (2.0, None, None, None),
+    ("cpu", "qwen2.5-0.5b"): (4.0, 0.3, None, None),
+    ("cuda", "qwen2.5-1.5b"): (10.0, None, 25_000, 8.0),
+    ("cuda", "qwen2.5-7b"): (None, None, 10_000, 24.0),
+}
 
 
-def bench_config(shape: str):
-    """Pinned here rather than read from config.toml so runs stay comparable. Dropout 0 (as in the anchors) makes
-    both setups compute the same losses, which the report checks."""
-    from core.config import Config
-
-    return Config.model_validate({"train": {"lora_dropout": 0.0, "gradient_checkpointing": shape != "tiny"}})
-
+# ---- the parent: what to train and on which samples ----
 
 def chat_lengths(n: int, seed: int) -> list[int]:
     rng = random.Random(seed)
@@ -76,100 +90,167 @@ def synthetic_samples(n: int, vocab: int, seed: int) -> list[dict]:
     return out
 
 
-def dataset_samples(cfg, tokenizer, n: int, seed: int) -> list[dict] | None:
-    """n samples from train.jsonl, encoded as training encodes them, reshuffled every pass; None if it is missing."""
+def chat_samples(cfg, tokenizer, n: int, seed: int, scratch: Path) -> tuple[list[dict], str]:
+    """n samples of the chat dataset encoded as training encodes them, reshuffled every pass."""
+    from core.config import load
+    from data_prep.build import build
     from training.data import encode_file
 
     path = cfg.path(cfg.dataset.out_dir) / "train.jsonl"
-    if not path.exists():
-        return None
+    source = str(cfg.dataset.out_dir / "train.jsonl")
+    if not path.exists():  # the bundled persona's dataset, as `make dataset` builds it on a fresh clone
+        bundled = load(overrides={"dataset.out_dir": str(scratch / "dataset")})
+        build(bundled, progress=False)
+        path, source = scratch / "dataset" / "train.jsonl", "the bundled persona's dataset"
     rows, _ = encode_file(tokenizer, path, cfg.train.cutoff_len)
     rng, out = random.Random(seed), []
     while rows and len(out) < n:
         order = rows[:]
         rng.shuffle(order)
         out += order
-    return out[:n] or None
+    return out[:n], source
 
 
-def build_model(cfg, shape: str, attn: str, device: str):
+def plan(args, scratch: Path) -> dict:
+    """Everything both children need, so they build the same model and see the same samples."""
     import torch
-    from runtime.models import load_model, torch_dtype
+    from core.config import Config
+    from core.presets import resolve
+    from runtime.models import load_tokenizer
     from training.prerequisites import ensure_base
 
-    if shape == "tiny":
-        model = load_model(ensure_base(cfg, progress=False), cfg.model.dtype)
-        model.set_attn_implementation(attn)
-        return model.to(device)
+    cuda = torch.cuda.is_available()
+    cfg = Config.model_validate({"train": {"lora_dropout": 0.0}})  # dropout 0: both setups compute the same losses
+    if args.model:
+        path = str(Path(args.model).resolve())
+        cfg.model.base = path
+        from training.preflight import model_config
+
+        config = model_config(path)
+        name = Path(path).name
+    elif args.shape == "tiny":
+        path = ensure_base(cfg, progress=False)
+        config, name = json.loads((Path(path) / "config.json").read_text()), "tiny"
+    else:
+        path = None
+        config = dict(SHAPES[args.shape], vocab_size=QWEN_VOCAB, model_type="qwen2")
+        name = args.shape
+    if args.layers:
+        config = dict(config, num_hidden_layers=args.layers)
+    resolve(cfg.train, "tiny" if name == "tiny" else cfg.model.base if args.model else name, config)
+    if args.gradient_checkpointing is not None:
+        cfg.train.gradient_checkpointing = args.gradient_checkpointing == "on"
+    elif path is None and cuda:
+        cfg.train.gradient_checkpointing = True  # as the GPU anchors ran the 1.5B / 7B shapes
+
+    n = (args.warmup + args.steps) * args.batch
+    if path is None:  # the real Qwen2.5 tokenizer and chat template, from the shrunk base
+        from scripts.make_shrunk_base import build as build_shrunk
+
+        tokenizer_path = str(build_shrunk("qwen2.5-instruct", scratch / "qwen2.5-tokenizer"))
+    else:
+        tokenizer_path = path
+    tokenizer = load_tokenizer(tokenizer_path)
+    if args.samples == "chat":
+        samples, source = chat_samples(cfg, tokenizer, n, args.seed, scratch)
+    else:
+        samples = synthetic_samples(n, config["vocab_size"], args.seed)
+        source = "synthetic lognormal lengths (median 80, 12..1024), every token labelled"
+    return {"name": name, "path": path, "config": config, "dtype": cfg.model.dtype, "tokenizer": tokenizer_path,
+            "train": cfg.train.model_dump(mode="json"), "samples": samples, "source": source,
+            "steps": args.steps, "warmup": args.warmup, "batch": args.batch, "seed": args.seed,
+            "attn": args.attn, "cuda": cuda}
+
+
+# ---- a child: one setup ----
+
+def build_model(spec: dict, attn: str, device: str):
+    import torch
+    from runtime.models import load_model, torch_dtype
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    config = Qwen2Config(vocab_size=QWEN_VOCAB, max_position_embeddings=32768,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1e6}, **SHAPES[shape])
+    if spec["path"] is not None and spec["config"].get("num_hidden_layers") == _saved_layers(spec["path"]):
+        model = load_model(spec["path"], spec["dtype"])
+        model.set_attn_implementation(attn)
+        return model.to(device)
+    if spec["path"] is not None:  # a folder with fewer layers asked for: its config, random weights
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(spec["path"], num_hidden_layers=spec["config"]["num_hidden_layers"])
+    else:
+        config = Qwen2Config(max_position_embeddings=32768, rope_parameters={"rope_type": "default", "rope_theta": 1e6},
+                             **{k: v for k, v in spec["config"].items() if k != "model_type"})
     with torch.device(device):  # initialise on the GPU: a 7B fp32 init on the CPU would take minutes
-        return AutoModelForCausalLM.from_config(config, dtype=torch_dtype(cfg.model.dtype), attn_implementation=attn)
+        return AutoModelForCausalLM.from_config(config, dtype=torch_dtype(spec["dtype"]), attn_implementation=attn)
 
 
-def wrap(setup: str, cfg, model, tokenizer, seed: int):
-    """The LoRA model and collator of one setup."""
+def _saved_layers(path: str) -> int:
+    config = json.loads((Path(path) / "config.json").read_text())
+    return (config.get("text_config") or config)["num_hidden_layers"]
+
+
+def wrap(setup: str, spec: dict, model):
+    """The LoRA model, collator and loss of one setup."""
     import torch
+    from core.config import Config
 
-    torch.manual_seed(seed)  # same LoRA init in both setups
+    cfg = Config.model_validate({"train": spec["train"]})
+    t = cfg.train
+    torch.manual_seed(spec["seed"])  # same LoRA init in both setups
     if setup == "ours":
-        from training.train import collator, peft_wrap
+        from training.loss import labelled_loss
+        from training.train import collator, packed_attention, peft_wrap
 
         model.config.use_cache = False  # as train.train(): with a cache the packed samples attend to each other
-        model, collate = peft_wrap(cfg, model), collator(tokenizer, packing=True)
+        if spec["attn"]:
+            model.set_attn_implementation(spec["attn"])
+        else:
+            packed_attention(model)
+        model, collate = peft_wrap(cfg, model), collator(None, packing=True)
+        loss_of = lambda m, batch: labelled_loss(m, batch)[0]  # noqa: E731
     else:
         # Spelt out instead of borrowed from training/, so a change to our step never moves the baseline.
         from peft import LoraConfig, get_peft_model
         from transformers import DataCollatorForSeq2Seq
 
-        t = cfg.train
         model = get_peft_model(model, LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout,
                                                  target_modules=t.target_modules, task_type="CAUSAL_LM"))
+        from runtime.models import load_tokenizer
+
+        tokenizer = load_tokenizer(spec["tokenizer"])
         tokenizer.padding_side = "right"
         collate = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
-    if cfg.train.gradient_checkpointing:  # both, as train.train() does
+        loss_of = lambda m, batch: m(**batch).loss  # noqa: E731
+    if t.gradient_checkpointing:  # both, as train.train() does
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
-    return model, collate
+    return model, collate, loss_of
 
 
 def _rss_kib(field: str) -> int:
     return int(re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
 
 
-def run_setup(args) -> dict:
+def run_setup(spec: dict, setup: str) -> dict:
     """Child process: build one setup, train warmup + steps, return its measurements."""
     import torch
-    from runtime.models import load_tokenizer
-    from training.prerequisites import ensure_base
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notes would bury the table
-    cuda = torch.cuda.is_available()
-    if args.shape != "tiny" and not cuda:
-        raise SystemExit(f"--shape {args.shape}: needs a CUDA GPU (random-init {args.shape} in bf16); "
-                         "use --shape tiny on the CPU")
+    hf_logging.set_verbosity_error()
+    warnings.filterwarnings("ignore")  # library deprecation notes would bury the table
+    cuda = spec["cuda"]
     device = "cuda" if cuda else "cpu"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    cfg = bench_config(args.shape)
-    tokenizer = load_tokenizer(ensure_base(cfg, progress=False))  # real ids for tiny; only padding for the others
-    n = (args.warmup + args.steps) * args.batch
-    samples = dataset_samples(cfg, tokenizer, n, args.seed) if args.shape == "tiny" else None
-    source = f"{cfg.dataset.out_dir / 'train.jsonl'}" if samples else "synthetic lognormal, median 80, 12..1024"
-    if samples is None:
-        samples = synthetic_samples(n, len(tokenizer) if args.shape == "tiny" else QWEN_VOCAB, args.seed)
-
-    torch.manual_seed(args.seed)
-    attn = args.attn if args.setup == "ours" else "sdpa"
-    model, collate = wrap(args.setup, cfg, build_model(cfg, args.shape, attn, device), tokenizer, args.seed)
+    torch.manual_seed(spec["seed"])
+    model, collate, loss_of = wrap(setup, spec, build_model(spec, "sdpa", device))
+    attn = model.config._attn_implementation
     model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.train.learning_rate)
-    chunks = [samples[i:i + args.batch] for i in range(0, n, args.batch)]
-    batches = [collate(chunk) for chunk in chunks]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=spec["train"]["learning_rate"])
+    samples, b = spec["samples"], spec["batch"]
+    chunks = [samples[i:i + b] for i in range(0, len(samples), b)]
+    batches = [collate([dict(s) for s in chunk]) for chunk in chunks]
 
     def sync():
         if cuda:
@@ -182,29 +263,32 @@ def run_setup(args) -> dict:
             rss_before = _rss_kib("VmRSS")
         except OSError:
             pass  # not Linux: the peak below then includes loading
-    losses, real, slots = [], 0, 0
+    losses, real, slots, labelled = [], 0, 0, 0
+    t0 = time.perf_counter()
     for step, (chunk, batch) in enumerate(zip(chunks, batches)):
-        if step == args.warmup:
+        if step == spec["warmup"]:
             sync()
-            t0, real, slots = time.perf_counter(), 0, 0
+            t0, real, slots, labelled = time.perf_counter(), 0, 0, 0
         batch = {k: v.to(device) for k, v in batch.items()}
-        loss = model(**batch).loss
+        loss = loss_of(model, batch)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.detach())
         real += sum(len(s["input_ids"]) for s in chunk)
         slots += batch["input_ids"].numel()
+        labelled += int((batch["labels"][:, 1:] != -100).sum())
     sync()
     seconds = time.perf_counter() - t0
-    out = {"setup": args.setup, "attn": attn, "real_tok_s": round(real / seconds, 1),
-           "padding_share": round(1 - real / slots, 3), "ms_per_step": round(1000 * seconds / args.steps, 2),
-           "real_tokens_per_step": round(real / args.steps, 1), "losses": [round(x.item(), 6) for x in losses],
-           "samples": source, "device": torch.cuda.get_device_name() if cuda else f"cpu x{torch.get_num_threads()}",
+    out = {"setup": setup, "attn": attn, "real_tok_s": round(real / seconds, 1),
+           "padding_share": round(1 - real / slots, 3), "labelled_share": round(labelled / real, 3),
+           "ms_per_step": round(1000 * seconds / spec["steps"], 2),
+           "real_tokens_per_step": round(real / spec["steps"], 1), "losses": [round(x.item(), 6) for x in losses],
+           "device": torch.cuda.get_device_name() if cuda else f"cpu x{torch.get_num_threads()}",
            "params": sum(p.numel() for p in model.parameters()),
            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
     if cuda:
-        out["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        out["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
     else:
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         out["peak_rss_mib"] = round(peak_kib / 1024, 1)
@@ -212,76 +296,124 @@ def run_setup(args) -> dict:
     return out
 
 
-def child(args, setup: str) -> dict:
-    cmd = [sys.executable, __file__, "--setup", setup, "--shape", args.shape, "--steps", str(args.steps),
-           "--warmup", str(args.warmup), "--batch", str(args.batch), "--seed", str(args.seed), "--attn", args.attn]
+def child(spec_file: Path, setup: str) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(spec_file), "--setup", setup]
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if proc.returncode:
         raise SystemExit(f"train_bench: the {setup} setup failed (exit {proc.returncode}); see its output above")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def memory(r: dict) -> str:
-    if "peak_gib" in r:
-        return f"{r['peak_gib']:.2f} GiB"
-    rise = r["step_rss_rise_mib"]
-    return f"{r['peak_rss_mib']:.0f} MiB" + ("" if rise is None else f" (+{rise:.1f} in steps)")
-
+# ---- the report ----
 
 def mem_value(r: dict) -> float | None:
-    return r["peak_gib"] if "peak_gib" in r else r["step_rss_rise_mib"]
+    """GiB: the GPU peak, or the CPU step's resident-set rise."""
+    if "peak_gib" in r:
+        return r["peak_gib"]
+    return None if r["step_rss_rise_mib"] is None else r["step_rss_rise_mib"] / 1024
 
 
-def report(args, results: dict[str, dict]) -> dict:
-    stock, ours = results["stock"], results["ours"]
-    speedup = ours["real_tok_s"] / stock["real_tok_s"]
-    m_stock, m_ours = mem_value(stock), mem_value(ours)
-    mem_ratio = m_ours / m_stock if m_stock and m_ours is not None else None
-    loss_diff = max(abs(a - b) for a, b in zip(stock["losses"], ours["losses"]))
-    print(f"\nshape {args.shape} ({ours['params']:,} params, {ours['trainable']:,} LoRA) on {ours['device']}; "
-          f"samples: {ours['samples']}; {args.batch} samples/step, {args.steps} timed steps after {args.warmup} "
-          f"warm-up\n")
-    print("| setup | attention | real tok/s | padding | ms/step | real tokens/step | peak memory | loss first→last |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, r in (("stock HF+PEFT, padded", stock), ("ours (packed)", ours)):
-        print(f"| {name} | {r['attn']} | {r['real_tok_s']:,.0f} | {r['padding_share']:.1%} | {r['ms_per_step']:.1f} "
-              f"| {r['real_tokens_per_step']:,.0f} | {memory(r)} | {r['losses'][0]:.4f}→{r['losses'][-1]:.4f} |")
-    mem_text = "" if mem_ratio is None else f", {mem_ratio:.2f}x the {'peak' if 'peak_gib' in ours else 'step'} memory"
-    print(f"\nours / stock: {speedup:.2f}x real tok/s{mem_text}; max |loss difference| over all "
-          f"{len(ours['losses'])} steps: {loss_diff:.2e} (same samples, same init: both train the same thing)")
-    summary = {"shape": args.shape, "batch": args.batch, "steps": args.steps, "warmup": args.warmup,
-               "seed": args.seed, "setups": results, "speedup": round(speedup, 3),
-               "memory_ratio": None if mem_ratio is None else round(mem_ratio, 3),
-               "max_abs_loss_diff": loss_diff}
-    if args.shape == TARGET_SHAPE:
-        met = speedup >= TARGET_SPEEDUP and ours["peak_gib"] <= TARGET_GIB
-        summary["target_met"] = met
-        print(f"target: ours ≥ {TARGET_SPEEDUP:.0f}x stock at ≤ {TARGET_GIB:.0f} GiB peak: "
-              f"{'met' if met else 'MISSED'} ({speedup:.2f}x, {ours['peak_gib']:.2f} GiB)")
+def memory(r: dict) -> str:
+    if "peak_gib" in r:
+        return f"{r['peak_gib']:.2f} GiB peak"
+    rise = r["step_rss_rise_mib"]
+    return (f"+{rise / 1024:.2f} GiB" if rise is not None else "?") + f" (RSS {r['peak_rss_mib'] / 1024:.2f} GiB)"
+
+
+def spread(values: list[float]) -> str:
+    med = statistics.median(values)
+    return f"{med:.2f}x" + (f" (min {min(values):.2f}, max {max(values):.2f}, n={len(values)})" if len(values) > 1
+                            else "")
+
+
+def report(args, spec: dict, runs: list[dict[str, dict]]) -> dict:
+    speedups = [r["ours"]["real_tok_s"] / r["stock"]["real_tok_s"] for r in runs]
+    mems = [mem_value(r["ours"]) / mem_value(r["stock"]) for r in runs
+            if mem_value(r["ours"]) is not None and mem_value(r["stock"])]
+    first = runs[0]["ours"]
+    loss_diff = max(abs(a - b) for r in runs for a, b in zip(r["stock"]["losses"], r["ours"]["losses"]))
+    layers = spec["config"].get("num_hidden_layers")
+    print(f"\n{spec['name']} ({first['params']:,} params, {layers} layers, vocabulary {spec['config']['vocab_size']:,}; "
+          f"{first['trainable']:,} LoRA) on {first['device']}; samples: {spec['source']}; {args.batch} samples/step, "
+          f"{args.steps} timed steps after {args.warmup} warm-up; labelled share "
+          f"{first['labelled_share']:.0%}\n")
+    print("| run | setup | attention | real tok/s | padding | ms/step | real tokens/step | step memory | "
+          "loss first→last |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for i, r in enumerate(runs, 1):
+        for name, x in (("stock HF+PEFT, padded", r["stock"]), ("ours (packed, labelled-only loss)", r["ours"])):
+            print(f"| {i} | {name} | {x['attn']} | {x['real_tok_s']:,.0f} | {x['padding_share']:.1%} | "
+                  f"{x['ms_per_step']:.1f} | {x['real_tokens_per_step']:,.0f} | {memory(x)} | "
+                  f"{x['losses'][0]:.4f}→{x['losses'][-1]:.4f} |")
+    kind = "peak" if "peak_gib" in first else "step"
+    print(f"\nours / stock: {spread(speedups)} real tok/s" + (f", {spread(mems)} the {kind} memory" if mems else "")
+          + f"; max |loss difference| over all steps: {loss_diff:.2e} (same samples, same init: both train the same "
+          "thing)")
+    summary = {"model": spec["name"], "layers": layers, "batch": args.batch, "steps": args.steps,
+               "warmup": args.warmup, "seed": args.seed, "samples": spec["source"], "runs": runs,
+               "speedup": round(statistics.median(speedups), 3), "speedups": [round(x, 3) for x in speedups],
+               "memory_ratio": round(statistics.median(mems), 3) if mems else None,
+               "memory_ratios": [round(x, 3) for x in mems], "max_abs_loss_diff": loss_diff}
+    target = TARGETS.get(("cuda" if spec["cuda"] else "cpu", spec["name"]))
+    if target and args.samples == "chat" and not args.model:
+        min_speed, max_mem, min_tok_s, max_gib = target
+        ours_tok_s = statistics.median(r["ours"]["real_tok_s"] for r in runs)
+        ours_gib = statistics.median(mem_value(r["ours"]) for r in runs)
+        checks = []
+        if min_speed:
+            checks.append((f"≥ {min_speed:g}x stock real tok/s", summary["speedup"] >= min_speed,
+                           f"{summary['speedup']:.2f}x"))
+        if max_mem:
+            checks.append((f"≤ {max_mem:g}x stock step memory", summary["memory_ratio"] is not None
+                           and summary["memory_ratio"] <= max_mem, f"{summary['memory_ratio']}x"))
+        if min_tok_s:
+            checks.append((f"≥ {min_tok_s:,} real tok/s", ours_tok_s >= min_tok_s, f"{ours_tok_s:,.0f}"))
+        if max_gib:
+            checks.append((f"≤ {max_gib:g} GiB", ours_gib is not None and ours_gib <= max_gib, f"{ours_gib:.2f} GiB"))
+        summary["target_met"] = all(ok for _, ok, _ in checks)
+        print("target: " + "; ".join(f"{what}: {'met' if ok else 'MISSED'} ({got})" for what, ok, got in checks)
+              + " (medians)")
     return summary
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shape", choices=["tiny", *SHAPES], default="tiny")
+    what = ap.add_mutually_exclusive_group()
+    what.add_argument("--shape", choices=["tiny", *SHAPES], default="tiny")
+    what.add_argument("--model", type=Path, help="a local model folder (e.g. from scripts/make_shrunk_base.py)")
+    ap.add_argument("--layers", type=int, default=None, help="keep this many decoder layers (random weights when "
+                    "fewer than a --model folder has)")
+    ap.add_argument("--samples", choices=["chat", "synthetic"], default="chat")
     ap.add_argument("--steps", type=int, default=20, help="timed optimizer steps per setup")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (flex_attention compiles here)")
     ap.add_argument("--batch", type=int, default=16, help="samples per step, packed (ours) or padded (stock)")
+    ap.add_argument("--repeat", type=int, default=1, help="run the pair this many times and report the spread")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--attn", default=None, help="our attention kernel (default: flex_attention for the GPU shapes, "
-                    "sdpa for tiny: flex_attention has no backward on the CPU); stock always uses sdpa")
+    ap.add_argument("--gradient-checkpointing", choices=["on", "off"], default=None,
+                    help="both setups (default: the preset's; on for the real shapes on a GPU)")
+    ap.add_argument("--attn", default=None, help="our attention kernel (default: training.train.packed_attention's "
+                    "choice: flex_attention on a GPU, per-sample sdpa on the CPU); stock always uses sdpa")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
-    ap.add_argument("--setup", choices=SETUPS, help=argparse.SUPPRESS)  # internal: run one setup in this process
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # internal: run one setup of a plan
+    ap.add_argument("--setup", choices=SETUPS, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.steps < 1 or args.batch < 1 or args.warmup < 0:
-        ap.error("--steps and --batch must be ≥ 1, --warmup ≥ 0")
-    if args.setup:
-        print(json.dumps(run_setup(args)), flush=True)
+    if args.child:
+        print(json.dumps(run_setup(json.loads(args.child.read_text()), args.setup)), flush=True)
         return
-    if args.attn is None:
-        args.attn = "flex_attention" if args.shape != "tiny" else "sdpa"
-    results = {setup: child(args, setup) for setup in SETUPS}
-    summary = report(args, results) | {"load_average": os.getloadavg()[0], "cpu_cores": os.cpu_count()}
+    if args.steps < 1 or args.batch < 1 or args.warmup < 0 or args.repeat < 1 or (args.layers or 1) < 1:
+        ap.error("--steps, --batch, --repeat and --layers must be ≥ 1, --warmup ≥ 0")
+    if args.model and not (args.model / "config.json").is_file():
+        ap.error(f"--model {args.model}: no config.json there")
+    with tempfile.TemporaryDirectory(prefix="train_bench-") as tmp:
+        scratch = Path(tmp)
+        spec = plan(args, scratch)
+        spec_file = scratch / "plan.json"
+        spec_file.write_text(json.dumps(spec), encoding="utf-8")
+        runs = []
+        for i in range(args.repeat):
+            order = SETUPS if i % 2 == 0 else SETUPS[::-1]
+            runs.append({setup: child(spec_file, setup) for setup in order})
+    summary = report(args, spec, runs) | {"load_average": os.getloadavg()[0], "cpu_cores": os.cpu_count()}
     if summary["load_average"] > os.cpu_count():
         print(f"note: load average {summary['load_average']:.1f} on {os.cpu_count()} cores: other work shared the "
               "CPU during this run, so the timings are contended")

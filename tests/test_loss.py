@@ -241,3 +241,100 @@ def test_models_that_transform_their_logits_keep_their_own_loss():
     assert "not the output layer" in labelled_loss_unsupported(model)
     model.config.final_logit_softcapping = None
     assert labelled_loss_unsupported(model) is None
+
+
+def test_liger_backend_is_called_as_liger_defines_it(monkeypatch):
+    """The GPU path without a GPU: a stand-in with the interface of liger-kernel's LigerFusedLinearCrossEntropyLoss
+    (constructed with ignore_index and reduction, called as (weight, input, target, bias), returning the loss or a
+    tuple that starts with it) receives what a real one would and its loss is passed on, gradients included."""
+    import training.loss as loss_module
+
+    calls = []
+
+    class StandIn(torch.nn.Module):
+        def __init__(self, ignore_index=-100, reduction="mean"):
+            super().__init__()
+            self.ignore_index, self.reduction = ignore_index, reduction
+
+        def forward(self, lin_weight, _input, target, bias=None):
+            calls.append((lin_weight, _input, target, bias))
+            loss = torch.nn.functional.cross_entropy(torch.nn.functional.linear(_input, lin_weight, bias), target,
+                                                     ignore_index=self.ignore_index, reduction=self.reduction)
+            return loss, None  # (loss, z_loss) as releases with return_z_loss do
+
+    monkeypatch.setattr(loss_module, "_liger_loss_class", lambda: StandIn)
+    gen = torch.Generator().manual_seed(2)
+    head = torch.nn.Linear(16, 300, bias=False)
+    hidden = torch.randn(40, 16, generator=gen, requires_grad=True)
+    targets = torch.randint(0, 300, (40,), generator=gen)
+    targets[::5] = IGNORE_INDEX
+    ours = linear_cross_entropy(hidden, head, targets, impl="liger")
+    ours.backward()
+    (weight, given, given_targets, bias), = calls
+    assert weight is head.weight and bias is None and given.is_contiguous() and torch.equal(given_targets, targets)
+    grad = hidden.grad.clone()
+    hidden.grad = None
+    ref = torch.nn.functional.cross_entropy(head(hidden), targets, reduction="sum")
+    ref.backward()
+    assert ours.dtype == torch.float32 and ours.item() == pytest.approx(ref.item(), rel=1e-6)
+    assert torch.allclose(grad, hidden.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("targets", [LINEAR, TINY_TARGETS], ids=["all-linear", "with-lm_head"])
+def test_packed_attention_same_loss_and_gradients(base_dir, tok, tiny_rows, targets):
+    """Our whole step (per-sample attention on the packed row, labelled-only loss) against the stock one (padded
+    rows, sdpa with an attention mask, the model's own loss): same loss and LoRA gradients. Negative control: the
+    packed row without its position ids is one long sequence, whose samples see each other."""
+    from transformers import AutoModelForCausalLM
+
+    from training.train import PACKED_SDPA, packed_attention
+
+    model = lora(AutoModelForCausalLM.from_pretrained(base_dir), targets)
+    stock = loss_and_grads(model, lambda: model(**collate(tiny_rows, False, tok.pad_token_id)).loss)
+    assert packed_attention(model) == PACKED_SDPA
+    packed = collate(tiny_rows, True)
+    assert "attention_mask" not in packed
+    assert_same(loss_and_grads(model, lambda: labelled_loss(model, packed, chunk_rows=16)[0]), stock)
+    with torch.no_grad():
+        leaked = labelled_loss(model, {k: v for k, v in packed.items() if k != "position_ids"})[0].item()
+    assert abs(leaked - stock[0]) > 1e-3 * stock[0]
+
+
+def test_packed_attention_leaves_windowed_attention_alone():
+    """Sliding-window layers need the mask transformers builds for them: such models keep their kernel."""
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from training.train import packed_attention
+
+    model = AutoModelForCausalLM.from_config(Qwen2Config(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, use_sliding_window=True, sliding_window=8, max_window_layers=0),
+        attn_implementation="sdpa")
+    assert packed_attention(model) == "sdpa" and model.config._attn_implementation == "sdpa"
+
+
+def test_trainer_step_equals_the_stock_trainer(base_dir, tok, tiny_rows, tmp_path):
+    """LabelledLossTrainer normalises as Trainer does the model's own loss: with gradient accumulation over
+    batches of different label counts, two optimizer steps of each leave the same LoRA weights."""
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
+
+    from training.loss import LabelledLossTrainer
+    from training.train import collator
+
+    def run(trainer_class) -> tuple[dict[str, torch.Tensor], list[float]]:
+        torch.manual_seed(0)  # the same LoRA A matrices in both runs
+        model = lora(AutoModelForCausalLM.from_pretrained(base_dir), TINY_TARGETS)
+        args = TrainingArguments(output_dir=str(tmp_path / trainer_class.__name__), per_device_train_batch_size=2,
+                                 gradient_accumulation_steps=2, max_steps=2, learning_rate=1e-2, lr_scheduler_type=
+                                 "constant", report_to="none", save_strategy="no", logging_steps=1, seed=0, data_seed=0,
+                                 remove_unused_columns=False, use_cpu=True, disable_tqdm=True)
+        trainer = trainer_class(model=model, args=args, train_dataset=tiny_rows[:4] + tiny_rows[:4],
+                                data_collator=collator(tok, packing=True))
+        trainer.train()
+        return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}, \
+            [h["loss"] for h in trainer.state.log_history if "loss" in h]
+
+    (ours, ours_losses), (stock, stock_losses) = run(LabelledLossTrainer), run(Trainer)
+    assert ours_losses == pytest.approx(stock_losses, rel=1e-5)
+    for name in stock:
+        assert torch.allclose(ours[name], stock[name], rtol=1e-4, atol=1e-6), name

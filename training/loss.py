@@ -12,7 +12,7 @@ process) or else by this batch's labelled tokens.
 
 Backends for the projection + cross-entropy, by what the output layer is:
 - ``liger``: Liger's fused linear cross-entropy (Triton), for a plain ``nn.Linear`` on a CUDA device when
-  liger-kernel is installed (the ``gpu`` extra);
+  liger-kernel is installed (``pip install liger-kernel`` on the GPU machine);
 - ``fused``: our chunked autograd function for a plain ``nn.Linear`` elsewhere: each chunk's gradient is taken in
   the forward pass, so the logits are computed once and never kept;
 - ``checkpointed``: any other output layer (LoRA on ``lm_head``, a quantized layer): each chunk runs under
@@ -66,23 +66,21 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, rows: int) -> Tensor:
+        """``targets`` are all real labels (linear_cross_entropy drops the ignored rows first)."""
         need_h, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_h = torch.zeros_like(hidden) if need_h else None
+        grad_h = torch.empty_like(hidden) if need_h else None
         grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
         grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         for start in range(0, hidden.shape[0], rows):
             h, t = hidden[start:start + rows], targets[start:start + rows]
             logits = F.linear(h, weight, bias).float()
-            valid = t != IGNORE_INDEX
-            t = t.masked_fill(~valid, 0)
             lse = torch.logsumexp(logits, dim=-1)
-            total += ((lse - logits.gather(1, t[:, None]).squeeze(1)) * valid).sum()
+            total += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
             if not (need_h or need_w or need_b):
                 continue
             grad = logits.sub_(lse[:, None]).exp_()  # softmax, in the logits' buffer
             grad[torch.arange(len(t), device=t.device), t] -= 1
-            grad.mul_(valid[:, None])
             if need_b:
                 grad_b += grad.sum(0)
             grad = grad.to(weight.dtype)
@@ -110,9 +108,13 @@ def linear_cross_entropy(hidden: Tensor, head: nn.Module, targets: Tensor, chunk
     impl = impl or backend(hidden, head)
     grad_wanted = torch.is_grad_enabled() and (hidden.requires_grad or any(p.requires_grad for p in head.parameters()))
     if impl == "liger":
-        out = _liger_loss_class()(ignore_index=IGNORE_INDEX, reduction="sum")(head.weight, hidden, targets, head.bias)
+        out = _liger_loss_class()(ignore_index=IGNORE_INDEX, reduction="sum")(head.weight, hidden.contiguous(),
+                                                                             targets, head.bias)
         out = out[0] if isinstance(out, tuple) else getattr(out, "loss", out)  # releases differ in what they return
         return out.float()
+    keep = targets != IGNORE_INDEX
+    if not bool(keep.all()):
+        hidden, targets = hidden[keep], targets[keep]
     if impl == "fused" and grad_wanted:
         return _FusedLinearCrossEntropy.apply(hidden, head.weight, head.bias, targets, rows)
     total = torch.zeros((), dtype=torch.float32, device=hidden.device)
@@ -201,8 +203,12 @@ class LabelledLossTrainer(Trainer):
         # DataParallel (several GPUs, one process) splits the batch inside forward: leave that to the model's loss
         if "labels" not in inputs or self.args.n_gpu > 1 or self.label_smoother or self.compute_loss_func:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        if not self.model_accepts_loss_kwargs:
+            num_items_in_batch = None  # Trainer then divides the per-batch mean by the accumulation steps itself
         loss, outputs = labelled_loss(model, inputs, num_items_in_batch)
-        if self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs and num_items_in_batch is not None:
-            # num_items_in_batch counts every process's tokens and DDP averages the gradients: as Trainer does
-            loss = loss * self.accelerator.num_processes
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            # num_items_in_batch counts the tokens of every process, and DDP averages the gradients: scaled back as
+            # Trainer scales the model's own loss (tensor-parallel ranks share a batch)
+            tp_size = self.get_tp_size() if hasattr(self, "get_tp_size") else 1
+            loss = loss * (self.accelerator.num_processes // tp_size)
         return (loss, outputs) if return_outputs else loss
