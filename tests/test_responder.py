@@ -7,11 +7,11 @@ import logging
 
 import pytest
 
-from bot.chat import Incoming
+from bot.chat import Incoming, SendFailed
 from bot.history import History
-from core.conversation import Rules
+from core.conversation import Rules, Said
 from bot.responder import Responder
-from core.chat_format import SPEAKER_SEPARATOR
+from core.chat_format import SPEAKER_SEPARATOR, USER
 from core.config import load
 from scripted import Recorder, ScriptedEngine
 
@@ -231,3 +231,58 @@ async def test_long_threads_are_trimmed_to_the_budget_keeping_the_newest_turns(m
     assert engine.count_tokens(prompt) <= 120
     assert prompt[0]["content"] == PERSONA and prompt[1]["role"] == "user"
     assert prompt[-1]["content"] == "第39条消息，讲点什么"
+
+
+class FailingAfter(Recorder):
+    """Delivers ``n`` messages, then every send fails as a channel does once its retries are spent."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    async def send(self, text: str) -> None:
+        if len(self.sent) >= self.n:
+            raise SendFailed("telegram: sending to chat 111 failed after 6 attempt(s)")
+        await super().send(text)
+
+
+async def test_a_reply_is_stored_as_delivered_and_stops_at_a_failed_send(make):
+    r = make(engine=ScriptedEngine(lambda messages: "好呀\n几点\n在哪"))
+    chat = await say(r, friend("周末去爬山？"), FailingAfter(1))
+    assert chat.sent == ["好呀"] and r.stats.errors == 0
+    turns = r.history.conversation("telegram:111").turns
+    assert [(t.role, [ln.text for ln in t.lines]) for t in turns] == [("user", ["周末去爬山？"]),
+                                                                     ("assistant", ["好呀"])]
+
+
+async def test_nothing_delivered_leaves_the_chat_waiting_for_an_answer(make):
+    r = make()
+    await say(r, friend("在吗"), FailingAfter(0))
+    assert r.history.wants_answer("telegram:111")
+    assert [t.role for t in r.history.conversation("telegram:111").turns] == ["user"]
+
+
+class Channel:
+    name = "telegram"
+
+    def __init__(self):
+        self.writers: dict[str, Recorder] = {}
+
+    def writer(self, chat_id: str, is_group: bool) -> Recorder:
+        return self.writers.setdefault(chat_id, Recorder())
+
+
+async def test_chats_left_waiting_are_answered_after_a_restart(make, tmp_path):
+    r = make(groups="mention")
+    clock = r.test_clock
+    for msg in (friend("在吗"),  # waiting
+                friend("你好", sender="-100", chat="-100", group=True, addressed=False),  # group chatter: no
+                friend("昨天的", sender="222", chat="222", time=clock.now - 7200)):  # stale: no
+        r.history.add(msg.chat_key, Said(USER, msg.sender_name if msg.is_group else "", msg.text, msg.time),
+                      chat_name=msg.chat_name, is_group=msg.is_group,
+                      wants_answer=msg.addressed or not msg.is_group)
+    channel = Channel()
+    assert r.answer_pending(channel) == ["telegram:111"]
+    await r.settle("telegram:111")
+    assert channel.writers["111"].sent == ["收到~"] and not r.history.wants_answer("telegram:111")
+    assert r.answer_pending(channel) == []  # answered: nothing left
