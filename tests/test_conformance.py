@@ -300,10 +300,13 @@ async def test_the_openai_backend_against_a_vllm_like_server(family, loaded):
 
 
 @pytest.mark.parametrize("family", ["qwen2.5-base", "qwen3"])
-def test_export_is_the_merged_clone_in_the_bases_dtype(family, shrunk, loaded, tmp_path):
+def test_export_is_the_merged_clone_in_the_bases_dtype(family, shrunk, loaded, tmp_path, caplog):
     """`make export` on the CPU: the base's bf16 (the size of the base on disk, not fp32's twice), the clone's
     logits, and a generation_config.json that stops on the template's end of turn even where the eos is another
-    token (the base checkpoint)."""
+    token (the base checkpoint); the base is the one the clone was trained on, whatever model.base says now."""
+    import json
+    import logging
+
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -322,9 +325,13 @@ def test_export_is_the_merged_clone_in_the_bases_dtype(family, shrunk, loaded, t
     adapter = tmp_path / "run" / "adapter"
     clone.save_pretrained(adapter)
     tok.save_pretrained(adapter)
-    write_manifest(adapter, Manifest(base=str(path), base_path=str(path), method="lora", chat_format=FORMAT_VERSION))
-    out = export_merged(load(overrides={"model.base": str(path), "train.output_dir": str(tmp_path / "run")}),
-                        progress=False)
+    write_manifest(adapter, Manifest(base=str(path), base_path=str(path), method="lora", chat_format=FORMAT_VERSION,
+                                     persona_prompt=PERSONA))
+    cfg = load(overrides={"model.base": "Qwen/Qwen2.5-7B-Instruct", "train.output_dir": str(tmp_path / "run")})
+    with caplog.at_level(logging.WARNING, logger="runtime.manifest"):
+        out = export_merged(cfg, progress=False)
+    assert any("model.base is 'Qwen/Qwen2.5-7B-Instruct'" in r.getMessage() for r in caplog.records)
+    assert json.loads((out / "chatclone_export.json").read_text())["base"] == str(path)
 
     assert (out / "model.safetensors").stat().st_size == (path / "model.safetensors").stat().st_size
     merged = AutoModelForCausalLM.from_pretrained(out).eval()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.config import Config, ConfigError
 
-from runtime.manifest import read_manifest
+from runtime.manifest import reconcile
 from runtime.models import adapter_dir, checkpoint_dtype, load_clone
 from runtime.stops import export_eos_ids
 
@@ -89,9 +89,12 @@ def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True
     with _quiet(progress):
         # load_clone never quantizes, so a qlora adapter is attached to the bf16/fp16/fp32 base here: peft
         # cannot merge into bitsandbytes 4-bit weights cleanly.
+        # the base the clone was trained on, whatever model.base says now (reconcile warns when they differ and
+        # refuses an adapter of another chat format)
+        manifest = reconcile(cfg, adapter)
+        base_path = manifest.base_path
         # in the base's own dtype (bf16 for hub checkpoints), not the CPU's fp32 default: the same size as the
         # base on disk; model.dtype, when set, wins
-        base_path = read_manifest(adapter).base_path
         dtype = cfg.model.dtype if cfg.model.dtype != "auto" else checkpoint_dtype(base_path)
         model, tokenizer = load_clone(adapter, dtype)
         merged = model.merge_and_unload() if isinstance(model, PeftModel) else model
@@ -106,7 +109,7 @@ def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True
         try:
             merged.save_pretrained(str(tmp))  # safetensors + config.json + generation_config.json
             tokenizer.save_pretrained(str(tmp))
-            note = {"base": cfg.model.base, "base_path": base_path, "adapter": str(adapter),
+            note = {"base": manifest.base, "base_path": base_path, "adapter": str(adapter),
                     "method": "full" if merged is model else cfg.train.method, "dtype": dtype,
                     "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     "load": "AutoModelForCausalLM.from_pretrained(path); AutoTokenizer.from_pretrained(path)"}
