@@ -171,7 +171,7 @@ class Bot(Section):
                              "or 'channel:chat_id' ('telegram:*' = everyone there); empty = nobody.")
     owner: list[str] = Field(default_factory=list, description="Your own accounts ('telegram:<your user id>'): "
                              "owner commands and takeover. In WeChat the logged-in account is always the owner.")
-    data_dir: Path = Field(Path("data/bot"), description="Chat history (sqlite) and the archive of ended sessions.")
+    data_dir: Path = Field(Path("data/bot"), description="Chat history (sqlite): every message said in each chat, by conversation.")
     groups: Literal["mention", "all", "never"] = Field("mention", description="In groups answer when @mentioned "
                                                        "or replied to, to every message, or never.")
     debounce_s: float = Field(4.0, ge=0, le=60, description="Wait this long after a friend's last message and answer "
@@ -182,9 +182,7 @@ class Bot(Section):
     rate_window_s: float = Field(60.0, gt=0, le=DAY_S, description="Window of the per-chat rate limit.")
     takeover_s: float = Field(1800.0, ge=0, le=MAX_GAP_S, description="After you write in a chat yourself, the clone "
                               "stays silent there this long.")
-    session_gap_s: int | None = Field(None, ge=1, le=MAX_GAP_S, description="Idle time that ends a chat's session "
-                                      "(history archived); default: dataset.session_gap_s, as in training.")
-    expire_every_s: float = Field(60.0, ge=0.01, le=3600, description="How often idle sessions are looked for.")
+    expire_every_s: float = Field(60.0, ge=0.01, le=3600, description="How often conversations idle for the session gap are ended.")
     telegram: BotTelegram = Field(default_factory=BotTelegram)
     wechat: BotWechat = Field(default_factory=BotWechat)
     engine: BotEngine = Field(default_factory=BotEngine)
