@@ -50,7 +50,8 @@ async def serve(cfg: Config, channels: list[Channel], *, engine: Engine | None =
     ``responder_ready(responder)`` is called once everything is set up (the console needs its ``settle``)."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    engine = engine or await asyncio.to_thread(make_engine, cfg)
+    if engine is None:
+        engine = await asyncio.to_thread(make_engine, cfg)
     history = History(cfg.path(cfg.bot.data_dir), Rules.from_config(cfg))  # after make_engine: the trained rules
     responder = Responder(cfg, engine, history)
     if responder_ready is not None:
@@ -73,8 +74,9 @@ async def serve(cfg: Config, channels: list[Channel], *, engine: Engine | None =
     try:
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task is not stopper and task.exception() is not None:
-                raise task.exception()
+            error = task.exception() if task is not stopper else None
+            if error is not None:
+                raise error
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -304,9 +304,9 @@ class Responder:
                 return "usage: /forget <chat> (one of: " + (", ".join(self.history.keys()) or "none") + ") or all"
             keys = self.history.keys() if target == "all" else [target]
             for k in keys:
-                state = self._chats.pop(k, None)
-                if state is not None and state.timer is not None:
-                    state.timer.cancel()
+                forgotten_state = self._chats.pop(k, None)
+                if forgotten_state is not None and forgotten_state.timer is not None:
+                    forgotten_state.timer.cancel()
             forgotten = [k for k in keys if self.history.forget(k)]
             return f"forgot {len(forgotten)} chat(s)" if forgotten else f"no history for {target}"
         return self.status()

@@ -58,8 +58,8 @@ def _build(cfg, quiet: bool) -> int:
     print(f"dataset: {len(r.train)} train / {len(r.dev)} dev samples from {r.clean.kept} messages "
           f"({sum(r.clean.dropped.values())} dropped, {skipped} lines skipped, {len(r.log.errors)} unreadable files, "
           f"{sum(r.clean.pii.values())} PII items masked) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
-    for e in r.log.errors:
-        print(f"warning: {e}", file=sys.stderr)
+    for error in r.log.errors:
+        print(f"warning: {error}", file=sys.stderr)
     for note in r.log.decoding_notes():
         print(f"warning: {note}", file=sys.stderr)
     print(f"wrote {r.out_dir}/{{train.jsonl,dev.jsonl,profile.json,report.md,lengths.png}}", file=sys.stderr)
@@ -74,7 +74,8 @@ def _inspect(paths: list[Path], me: frozenset[str], fmt: str | None) -> int:
     chats: dict[str, list] = {}
     for m in read_all(paths, log, me, fmt):
         chats.setdefault(m.chat_id, []).append(m)
-    kinds, mine = Counter(), 0
+    kinds: Counter[str] = Counter()
+    mine = 0
     out = sys.stdout
     for msgs in chats.values():
         msgs.sort(key=lambda m: m.time)

@@ -77,7 +77,8 @@ def _build(cfg: Config, progress: bool | None) -> BuildResult:
     inputs = cfg.check_inputs()
     log = ParseLog()
     me = frozenset(n.strip() for n in cfg.persona.names)
-    file_messages, owner_files = Counter(), Counter()
+    file_messages: Counter[str] = Counter()
+    owner_files: Counter[str] = Counter()
     stream = read_all(inputs, log, me, fmt)
     stream = tqdm(_count_files(stream, file_messages, owner_files), desc="reading exports", unit=" msg",
                   disable=True if progress is False else None, mininterval=0.5, file=sys.stderr)

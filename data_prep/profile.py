@@ -45,9 +45,11 @@ def length_histogram(lengths: list[int]) -> list[float]:
 def style_stats(texts: list[str], catchphrases: list[str] | None = None) -> dict:
     n = len(texts)
     lengths = sorted(len(t) for t in texts)
-    emoji, codes, endings = Counter(), Counter(), Counter()
+    emoji: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
+    endings: Counter[str] = Counter()
     with_emoji = with_code = with_phrase = 0
-    punct = Counter()
+    punct: Counter[str] = Counter()
     for t in texts:
         found = EMOJI.findall(t)
         emoji.update(found)

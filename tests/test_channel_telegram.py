@@ -10,7 +10,7 @@ import pytest
 
 from bot.channels.sending import SendRetry
 from bot.channels.telegram import TelegramChannel, split_text
-from bot.chat import Incoming, Reply, SendFailed
+from bot.chat import Incoming, ChatWriter, SendFailed
 from botapi_server import BotApiServer, ChatAction
 from conftest import TELEGRAM_TOKEN as TOKEN
 from core.config import BotTelegram, ConfigError
@@ -32,9 +32,9 @@ class Recorder:
         self.got: asyncio.Queue[Incoming] = asyncio.Queue()
         self.finished: asyncio.Queue[str] = asyncio.Queue()  # texts whose on_message call returned normally
         self.send_failures: list[SendFailed] = []
-        self.replies: list[Reply] = []
+        self.replies: list[ChatWriter] = []
 
-    async def __call__(self, incoming: Incoming, reply: Reply) -> None:
+    async def __call__(self, incoming: Incoming, reply: ChatWriter) -> None:
         self.got.put_nowait(incoming)
         self.replies.append(reply)
         if incoming.text == "boom":
@@ -357,7 +357,7 @@ async def test_slow_on_message_blocks_neither_other_chats_nor_stopping(server):
     hanging = asyncio.Event()
     texts = []
 
-    async def on_message(incoming: Incoming, reply: Reply) -> None:
+    async def on_message(incoming: Incoming, reply: ChatWriter) -> None:
         texts.append(incoming.text)
         if incoming.text == "slow":
             hanging.set()
@@ -393,3 +393,20 @@ def test_split_text():
     assert split_text("abcdefgh", limit=3) == ["abc", "def", "gh"]
     assert split_text("😀😀😀", limit=4) == ["😀😀", "😀"]  # UTF-16: two units each
     assert split_text("一二\n三四五", limit=4) == ["一二", "三四五"]
+
+
+async def test_a_writer_by_chat_id_waits_for_the_connection_and_quotes_nothing(server):
+    """What the responder uses after a restart to answer a chat left waiting: no incoming message to answer."""
+    server.push_text(-100, "在吗", user_id=111, first_name="Ann", chat_type="group")  # a chat the server knows
+
+    async def nothing(incoming: Incoming, writer: ChatWriter) -> None:
+        pass
+
+    channel = make_channel(server, send_retry=SendRetry(attempts=20, initial_s=0.05, max_s=0.1, budget_s=10))
+    sending = asyncio.create_task(channel.writer("-100", True).send("刚才说到哪了"))
+    task = asyncio.create_task(channel.run(nothing))
+    try:
+        await asyncio.wait_for(sending, 10)
+    finally:
+        await stop(task)
+    assert [(s.chat_id, s.text, s.reply_to) for s in server.sent] == [(-100, "刚才说到哪了", None)]

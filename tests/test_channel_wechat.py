@@ -14,7 +14,7 @@ from grpclib.const import Status
 
 from bot.channels.sending import SendRetry
 from bot.channels.wechat import ENV_ENDPOINT, ENV_TOKEN, WechatChannel
-from bot.chat import Incoming, Reply, SendFailed
+from bot.chat import Incoming, ChatWriter, SendFailed
 from bot.wechaty_compat import import_wechaty
 from core.config import BotWechat, ConfigError
 from log_events import log_seen
@@ -31,16 +31,16 @@ def wx(tmp_path_factory) -> None:
 
 
 class Recorder:
-    """on_message: records each Incoming and its Reply and answers "re: <text>" (a second message for "两句")
+    """on_message: records each Incoming and its ChatWriter and answers "re: <text>" (a second message for "两句")
     unless the owner wrote it in a friend's chat; "boom" makes it raise, "hang" never returns."""
 
     def __init__(self) -> None:
         self.inbox: asyncio.Queue[Incoming] = asyncio.Queue()
-        self.replies: list[Reply] = []
+        self.replies: list[ChatWriter] = []
         self.send_failures: list[SendFailed] = []
         self.finished: asyncio.Queue[str] = asyncio.Queue()  # texts whose on_message call returned normally
 
-    async def __call__(self, incoming: Incoming, reply: Reply) -> None:
+    async def __call__(self, incoming: Incoming, reply: ChatWriter) -> None:
         self.inbox.put_nowait(incoming)
         self.replies.append(reply)
         if incoming.text == "boom":
@@ -348,3 +348,18 @@ def test_settings_and_env(monkeypatch):
     monkeypatch.setenv(ENV_TOKEN, "from-env")
     assert WechatChannel.from_settings(BotWechat()).endpoint == "10.0.0.2:8788"
     assert WechatChannel.from_settings(BotWechat(endpoint="127.0.0.1:1")).endpoint == "127.0.0.1:1"
+
+
+async def test_a_writer_by_chat_id_waits_for_the_connection_and_mentions_nobody(server):
+    """What the responder uses after a restart to answer a chat left waiting: no incoming message to answer."""
+    channel = WechatChannel(server.endpoint, TOKEN, backoff_initial_s=0.05, backoff_max_s=0.2,
+                            send_retry=SendRetry(attempts=20, initial_s=0.05, max_s=0.1, budget_s=10))
+    sending = asyncio.create_task(channel.writer(ROOM, True).send("刚才说到哪了"))
+    task = asyncio.create_task(channel.run(Recorder()))
+    try:
+        await server.login()
+        await asyncio.wait_for(sending, 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [(s.conversation_id, s.text, s.mention_ids) for s in server.sent] == [(ROOM, "刚才说到哪了", ())]

@@ -69,8 +69,8 @@ class ConsoleChannel:
             loop.call_soon_threadsafe(lines.put_nowait, "")
 
         threading.Thread(target=read, name="console-stdin", daemon=True).start()
-        sent: list[str] = []
+        said: list[str] = []
         while line := await lines.get():
             if line.strip():
-                await on_message(self._incoming(line.strip()), ConsoleWriter(self.clone_name, self.out, sent))
+                await on_message(self._incoming(line.strip()), ConsoleWriter(self.clone_name, self.out, said))
         await self.settle(f"{self.name}:{CHAT_ID}")  # answer what was typed just before Ctrl-D

@@ -43,7 +43,7 @@ from datetime import timedelta
 from telegram import Bot, Message, MessageEntity, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, MessageLimit
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.ext import Application, ContextTypes, MessageHandler, Updater, filters
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.sending import SendRetry, send_with_retry
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 _GROUPS = (ChatType.GROUP, ChatType.SUPERGROUP)
 _POLLING_TASK = "Updater:start_polling:polling_task"  # PTB 22's name for its getUpdates loop
-_ADDRESSING = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
+_ADDRESSING: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
 
 
 class TelegramChannel:
@@ -93,6 +93,8 @@ class TelegramChannel:
 
         async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             task = asyncio.current_task()
+            if task is None or update.message is None:  # the filter lets through messages only
+                return
             delivering.add(task)
             try:
                 await _deliver(update.message, context.bot, on_message, self._send_retry)
@@ -108,7 +110,7 @@ class TelegramChannel:
                 await _polling_ends()  # until cancelled, or the Bot API revokes the token
             finally:
                 try:
-                    await app.updater.stop()  # confirms the last updates with one more getUpdates
+                    await _updater(app).stop()  # confirms the last updates with one more getUpdates
                 except TelegramError as exc:  # e.g. the token was revoked: nothing to confirm with it
                     log.warning("telegram: stopping the poller: %s", exc)
                 self._connected = None
@@ -134,7 +136,7 @@ class TelegramChannel:
         while True:
             try:
                 await app.initialize()
-                await app.updater.start_polling(timeout=self.settings.poll_timeout_s,
+                await _updater(app).start_polling(timeout=self.settings.poll_timeout_s,
                                                 allowed_updates=[Update.MESSAGE], error_callback=_poll_error)
                 log.info("telegram: polling as @%s", app.bot.username)
                 return
@@ -144,6 +146,12 @@ class TelegramChannel:
                 log.warning("telegram: Bot API unreachable (%s); retrying in %.3g s", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._retry_max_s)
+
+
+def _updater(app: Application) -> Updater:
+    if app.updater is None:  # the builder makes one unless told not to
+        raise RuntimeError("telegram: the Application has no updater")
+    return app.updater
 
 
 def _rejected(settings: BotTelegram) -> ConfigError:
@@ -157,6 +165,7 @@ async def _polling_ends() -> None:
     polling = next((t for t in asyncio.all_tasks() if t.get_name() == _POLLING_TASK), None)
     if polling is None:  # another PTB version named it differently: wait for cancellation only
         await asyncio.Future()
+        return
     try:
         await asyncio.shield(polling)  # shielded: updater.stop() ends it on our cancellation, not us
     except InvalidToken:
@@ -213,7 +222,7 @@ async def _deliver(message: Message, bot: Bot, on_message: OnMessage, retry: Sen
     incoming = Incoming(
         channel=TelegramChannel.name, chat_id=str(message.chat_id),
         chat_name=(message.chat.title or "") if is_group else user.full_name, is_group=is_group,
-        sender_id=str(user.id), sender_name=user.full_name, text=_clean_text(message.text, bot.username, is_group),
+        sender_id=str(user.id), sender_name=user.full_name, text=_clean_text(message.text or "", bot.username, is_group),
         addressed=not is_group or _addresses(message, bot), time=message.date.timestamp())
     try:
         quote = message.message_id if is_group else None
