@@ -66,8 +66,9 @@ async def test_allowed_friend_gets_an_answer_and_both_turns_are_kept(make):
     r = make()
     chat = await say(r, friend("在吗"))
     assert chat.sent == ["收到~"] and chat.typings >= 1
-    log = r.history.conversation("telegram:111")
-    assert [(t.role, [ln.text for ln in t.lines]) for t in log.turns] == [("user", ["在吗"]), ("assistant", ["收到~"])]
+    conversation = r.history.conversation("telegram:111")
+    assert [(t.role, [ln.text for ln in t.lines]) for t in conversation.turns] == [("user", ["在吗"]),
+                                                                                  ("assistant", ["收到~"])]
     assert r.engine.prompts[0] == [{"role": "system", "content": PERSONA}, {"role": "user", "content": "在吗"}]
 
 
