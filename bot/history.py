@@ -77,7 +77,7 @@ class History:
     def idle(self, older_than: float) -> list[str]:
         return [k for k in self.keys() if self._current(k).conversation.last < older_than]  # type: ignore[union-attr]
 
-    def archived(self) -> int:
+    def ended(self) -> int:
         """Conversations that have ended (kept for the owner; never shown to the model again)."""
         return sum(self._chats[k]["ended"] for k in self._chats.keys())
 

@@ -317,7 +317,7 @@ class Responder:
         lines = [("PAUSED everywhere" if self.paused_all else "answering") +
                  (f"; paused in {', '.join(sorted(self.paused))}" if self.paused else ""),
                  f"messages {s.received}, replies {s.answered}, ignored {s.ignored}, rate-limited "
-                 f"{s.rate_limited}, errors {s.errors}; archived sessions {self.history.archived()}"]
+                 f"{s.rate_limited}, errors {s.errors}; ended conversations {self.history.ended()}"]
         for key in self.history.keys():
             chat = self.history.conversation(key)
             if chat is None:

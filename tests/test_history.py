@@ -52,9 +52,9 @@ def test_a_long_silence_and_a_stalled_side_open_new_conversations(tmp_path):
         add(h, friend("a", 0))
         add(h, owner_said("b", 10))
         add(h, friend("c", 10 + 3601))  # silence: a new conversation
-        assert lines(h.conversation("tg:1")) == [("user", ["c"])] and h.archived() == 1
+        assert lines(h.conversation("tg:1")) == [("user", ["c"])] and h.ended() == 1
         add(h, friend("d", 10 + 3601 + 301))  # the friend went on, unanswered, after the burst gap: stalled
-        assert lines(h.conversation("tg:1")) == [("user", ["d"])] and h.archived() == 2
+        assert lines(h.conversation("tg:1")) == [("user", ["d"])] and h.ended() == 2
         add(h, friend("e", 10 + 3601 + 302))  # within the burst gap: the same turn
         assert lines(h.conversation("tg:1")) == [("user", ["d", "e"])]
         assert [r[0] for r in h.rows("tg:1")] == [1, 1, 2, 3, 3]  # everything kept, by conversation
@@ -81,11 +81,11 @@ def test_ending_and_forgetting(tmp_path):
         add(h, friend("x", 0), key="tg:2")
         assert h.idle(older_than=1) == ["tg:1", "tg:2"] and h.idle(older_than=0) == []
         h.end("tg:1")
-        assert h.conversation("tg:1") is None and h.archived() == 1 and h.keys() == ["tg:2"]
+        assert h.conversation("tg:1") is None and h.ended() == 1 and h.keys() == ["tg:2"]
         add(h, friend("b", 5))
         assert lines(h.conversation("tg:1")) == [("user", ["b"])]
         assert h.forget("tg:1") and not h.forget("tg:1")
-        assert h.rows("tg:1") == [] and h.conversation("tg:1") is None and h.archived() == 0
+        assert h.rows("tg:1") == [] and h.conversation("tg:1") is None and h.ended() == 0
         assert h.rows("tg:2")  # other chats untouched
     finally:
         h.close()
@@ -123,7 +123,7 @@ def test_a_history_written_as_documents_of_turns_is_upgraded(tmp_path):
         archive["tg:1@50.000"] = {**doc, "updated": 50.0}
     h = History(tmp_path, RULES)
     try:
-        assert lines(h.conversation("tg:1")) == [("user", ["后来"])] and h.archived() == 1
+        assert lines(h.conversation("tg:1")) == [("user", ["后来"])] and h.ended() == 1
         assert [r[:4] for r in h.rows("tg:1")] == [(1, "user", "", "在吗"), (1, "assistant", "", "在~"),
                                                    (2, "user", "", "后来")]
         assert not (tmp_path / "archive.sqlite").exists()

@@ -212,7 +212,7 @@ async def test_idle_sessions_end_after_the_training_session_gap(make):
     assert r.expire_idle() == []
     r.test_clock.now += 1801
     assert r.expire_idle() == ["telegram:111"]
-    assert r.history.conversation("telegram:111") is None and r.history.archived() == 1
+    assert r.history.conversation("telegram:111") is None and r.history.ended() == 1
     await say(r, friend("新话题", time=r.test_clock.now))
     assert r.engine.prompts[-1][1:] == [{"role": "user", "content": "新话题"}]  # a fresh session
 
