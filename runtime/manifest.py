@@ -27,8 +27,10 @@ class Manifest:
     base_revision: str | None = None   # the hub commit the base was loaded at, when known
     persona_prompt: str | None = None  # persona.system_prompt the clone was trained with
     cutoff_len: int | None = None      # the longest training sequence: serving's prompt budget builds on it
-    burst_gap_s: int | None = None
+    burst_gap_s: int | None = None     # the conversation rules (core.conversation) the dataset was cut by
     session_gap_s: int | None = None
+    max_turn_lines: int | None = None
+    max_turns: int | None = None
     chat_format: int | None = None     # core.chat_format.FORMAT_VERSION
     end_of_turn: str | None = None     # what the clone writes last (and what stops it)
     template_kwargs: dict | None = None  # passed to the chat template (reasoning off), for servers too
@@ -71,8 +73,8 @@ def fingerprint(*files: Path) -> dict[str, str]:
 
 
 def reconcile(cfg: Config, adapter: Path) -> Manifest:
-    """Make ``cfg`` serve the clone as it was trained: persona prompt, cutoff_len and the dataset gaps come from
-    the manifest, each disagreement with config.toml logged as a warning (the persona prompt especially: a prompt
+    """Make ``cfg`` serve the clone as it was trained: persona prompt, cutoff_len and the conversation rules come
+    from the manifest, each disagreement with config.toml logged as a warning (the persona prompt especially: a prompt
     edited after training would silently put the clone in front of a system turn it never saw). An adapter from
     before these fields were recorded keeps config.toml's values, with a warning."""
     m = read_manifest(adapter)
@@ -84,7 +86,8 @@ def reconcile(cfg: Config, adapter: Path) -> Manifest:
         log.warning("model.base is %r but %s was trained on %r: serving and eval use %r (retrain to switch bases)",
                     cfg.model.base, adapter, m.base, m.base)
     trained = {"persona.system_prompt": m.persona_prompt, "train.cutoff_len": m.cutoff_len,
-               "dataset.burst_gap_s": m.burst_gap_s, "dataset.session_gap_s": m.session_gap_s}
+               "dataset.burst_gap_s": m.burst_gap_s, "dataset.session_gap_s": m.session_gap_s,
+               "dataset.max_turn_lines": m.max_turn_lines, "dataset.max_turns": m.max_turns}
     for dotted, value in trained.items():
         section, key = dotted.split(".")
         now = getattr(getattr(cfg, section), key)

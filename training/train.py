@@ -201,7 +201,8 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
         write_manifest(adapter, Manifest(
             base=cfg.model.base, base_path=path, method=t.method, base_revision=plan.base_revision,
             persona_prompt=cfg.persona.system_prompt, cutoff_len=t.cutoff_len, burst_gap_s=d.burst_gap_s,
-            session_gap_s=d.session_gap_s, chat_format=FORMAT_VERSION, end_of_turn=plan.end_of_turn,
+            session_gap_s=d.session_gap_s, max_turn_lines=d.max_turn_lines, max_turns=d.max_turns,
+            chat_format=FORMAT_VERSION, end_of_turn=plan.end_of_turn,
             template_kwargs=plan.template_kwargs, preset=plan.preset.preset, train=t.model_dump(mode="json"),
             dataset=fingerprint(data_dir / "train.jsonl", data_dir / "dev.jsonl"), warnings=plan.warnings))
     metrics = {
