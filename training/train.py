@@ -5,8 +5,10 @@ checkpoints/ (resumed automatically), loss.png and metrics.json.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -136,14 +138,19 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
             raise ConfigError(f"{data_dir / name} not found: run `make dataset` first")
     out = cfg.path(t.output_dir)
     ckpt_dir = out / "checkpoints"
-    if fresh and ckpt_dir.exists():
-        shutil.rmtree(ckpt_dir)
+    state = _distributed_state()  # under `accelerate launch`: one of several processes
+    main_process = state is None or state.is_main_process
+    processes = 1 if state is None else state.num_processes  # each takes its own batch_size samples per step
     set_seed(t.seed)
 
-    path = ensure_base(cfg, progress)
+    with _main_process_first(state):  # what every process reads is made once, by the main process
+        if fresh and main_process and ckpt_dir.exists():
+            shutil.rmtree(ckpt_dir)
+        path = ensure_base(cfg, progress)
     tokenizer = load_tokenizer(path)
     plan = preflight(cfg, path, tokenizer)  # resolves cfg.train (presets) and refuses what cannot work, up front
-    report(cfg, plan, out)
+    if main_process:
+        report(cfg, plan, out)
     budget = prompt_budget(cfg)
     train_rows, train_stats = encode_file(tokenizer, data_dir / "train.jsonl", t.cutoff_len, budget)
     dev_rows, dev_stats = encode_file(tokenizer, data_dir / "dev.jsonl", t.cutoff_len, budget)
@@ -171,7 +178,7 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
         lr_scheduler_type="cosine", weight_decay=0.0, seed=t.seed, data_seed=t.seed,
         eval_strategy="epoch" if has_dev else "no", save_strategy="epoch", save_total_limit=2,
         load_best_model_at_end=has_dev, metric_for_best_model="eval_loss", greater_is_better=False,
-        logging_steps=max(1, min(50, len(train_rows) // (t.batch_size * t.grad_accum) // 4 or 1)),
+        logging_steps=max(1, min(50, len(train_rows) // (t.batch_size * t.grad_accum * processes) // 4 or 1)),
         logging_first_step=True, include_num_input_tokens_seen="non_padding", report_to="none",
         bf16=torch_bf16(model), disable_tqdm=not progress, remove_unused_columns=False, use_cache=False,
         dataloader_num_workers=0, dataloader_pin_memory=torch.cuda.is_available(),
@@ -185,14 +192,14 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
     trainer = trainer_class(model=model, args=args, train_dataset=train_rows, eval_dataset=dev_rows or None,
                             data_collator=collator(tokenizer, t.packing), processing_class=tokenizer,
                             callbacks=[_tokens_per_second_callback()])
-    last = last_complete_checkpoint(ckpt_dir)
+    with _main_process_first(state):  # the main process removes half-written checkpoints, then all agree
+        last = last_complete_checkpoint(ckpt_dir)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - t0
 
     adapter = out / "adapter"
-    main_process = trainer.is_world_process_zero()  # under `accelerate launch` only one process writes outputs
-    if main_process:
+    if main_process:  # under `accelerate launch` only one process writes outputs
         if adapter.exists():
             shutil.rmtree(adapter)
         trainer.model.save_pretrained(str(adapter))
@@ -207,7 +214,7 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
             dataset=fingerprint(data_dir / "train.jsonl", data_dir / "dev.jsonl"), warnings=plan.warnings))
     metrics = {
         "base": cfg.model.base, "base_path": path, "method": t.method, "preset": plan.preset.preset,
-        "resumed_from": last, "warnings": plan.warnings,
+        "resumed_from": last, "warnings": plan.warnings, "processes": trainer.args.world_size,
         "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
         "train_loss": round(result.training_loss, 4),
         "train_samples": train_stats.samples, "train_tokens": train_stats.tokens,
@@ -224,6 +231,24 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
         _plot_loss(trainer.state.log_history, out / "loss.png")
     return metrics
+
+
+def _distributed_state():
+    """accelerate's process state when this is one of several processes (`accelerate launch`, torchrun), else
+    None: a single process never sets up a process group. Without a GPU the processes run on the CPU (gloo), for
+    Trainer too (it reads ACCELERATE_USE_CPU)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch
+    from accelerate import PartialState
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("ACCELERATE_USE_CPU", "true")
+    return PartialState(cpu=os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes", "on"))
+
+
+def _main_process_first(state):
+    return state.main_process_first() if state is not None else contextlib.nullcontext()
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
