@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CONFIG ?= config.toml
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dataset train eval export chat bot test test-fast sample bench bench-dataset clean help
+.PHONY: install demo dataset train eval export chat bot test test-fast lint sample bench bench-dataset clean help
 
 # What the demo says to the clone (and to the base model, for comparison).
 DEMO_SAY := --say "在干嘛呢" --say "周末一起去吃火锅吗" --say "你家年糕最近怎么样" --say "稿子今天能交吗"
@@ -21,6 +21,7 @@ help:
 	@echo "make bot       run the clone in Telegram/WeChat (channels enabled in $(CONFIG))"
 	@echo "make test      run the test suite"
 	@echo "make test-fast the tests that need no model and run no whole command line: under a minute"
+	@echo "make lint      ruff (style, imports, likely bugs) over the tree and mypy over the packages"
 	@echo "make sample    regenerate the bundled fictional persona export"
 	@echo "make bench     training and bot benchmarks (tiny model, CPU); make bench-dataset: 1M messages"
 
@@ -44,6 +45,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not model and not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench-dataset: $(STAMP)
 	$(BIN)/python benchmarks/dataset_bench.py
