@@ -79,8 +79,8 @@ async def run_mode(cfg, model, tokenizer, max_batch: int, arrivals: list[float],
     messages are first answered one by one on the idle engine."""
     from bot.chat import Incoming
     from bot.history import History
-    from core.conversation import Rules
     from bot.responder import Responder
+    from core.conversation import Rules
     from runtime.engine import LocalEngine, decoding, prompt_budget
 
     engine = LocalEngine(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg),

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .chat_format import OWNER, USER, Line, Turn, normalise_text, to_messages
+from .chat_format import USER, Line, Turn, normalise_text, to_messages
 
 _EPOCH = datetime(1970, 1, 1)
 

@@ -7,8 +7,8 @@ import os
 import shutil
 import sys
 import tempfile
-from contextlib import contextmanager
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm

@@ -22,8 +22,16 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.chat_format import (count_prompt_tokens, end_of_turn, escape_messages, fit, neutralise, prompt_ids,
-                              reply_text, template_kwargs)
+from core.chat_format import (
+    count_prompt_tokens,
+    end_of_turn,
+    escape_messages,
+    fit,
+    neutralise,
+    prompt_ids,
+    reply_text,
+    template_kwargs,
+)
 from core.config import Config, ConfigError
 from core.conversation import prompt_budget
 

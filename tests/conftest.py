@@ -17,7 +17,6 @@ if str(ROOT) not in sys.path:
 
 from data_prep.records import Kind, Message  # noqa: E402
 
-
 # `make test-fast` (pytest -m "not model and not slow") runs the tests that need no model and run no whole command
 # line.
 # `model`: the test uses a model (the tiny base, a clone trained on it, a shrunk real-family base), found from the

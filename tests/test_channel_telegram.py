@@ -10,7 +10,7 @@ import pytest
 
 from bot.channels.sending import SendRetry
 from bot.channels.telegram import TelegramChannel, split_text
-from bot.chat import Incoming, ChatWriter, SendFailed
+from bot.chat import ChatWriter, Incoming, SendFailed
 from botapi_server import BotApiServer, ChatAction
 from conftest import TELEGRAM_TOKEN as TOKEN
 from core.config import BotTelegram, ConfigError

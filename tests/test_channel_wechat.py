@@ -9,12 +9,11 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-
 from grpclib.const import Status
 
 from bot.channels.sending import SendRetry
 from bot.channels.wechat import ENV_ENDPOINT, ENV_TOKEN, WechatChannel
-from bot.chat import Incoming, ChatWriter, SendFailed
+from bot.chat import ChatWriter, Incoming, SendFailed
 from bot.wechaty_compat import import_wechaty
 from core.config import BotWechat, ConfigError
 from log_events import log_seen

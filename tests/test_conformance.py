@@ -12,8 +12,16 @@ import asyncio
 
 import pytest
 
-from core.chat_format import (IGNORE_INDEX, control_pattern, encode_sample, end_of_turn, neutralise, prompt_ids,
-                              reply_text, template_kwargs)
+from core.chat_format import (
+    IGNORE_INDEX,
+    control_pattern,
+    encode_sample,
+    end_of_turn,
+    neutralise,
+    prompt_ids,
+    reply_text,
+    template_kwargs,
+)
 from runtime.stops import stop_ids
 from scripts.make_shrunk_base import families
 
@@ -85,9 +93,9 @@ async def test_the_responder_serves_the_prompt_training_saw(family, loaded, tmp_
     what it is asked and answers with the owner's real replies; every prompt equals the training prefix."""
     from bot.chat import Incoming
     from bot.history import History
-    from core.conversation import Rules
     from bot.responder import Responder
     from core.config import load
+    from core.conversation import Rules
     from runtime.engine import _template_counter
     from scripted import Recorder, ScriptedEngine
 

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from botapi_server import BotApiServer
 
 from bot.daemon import enabled_channels, serve
 from bot.history import History
+from botapi_server import BotApiServer
 from core.config import ConfigError, load
 from core.conversation import Rules
 from puppet_server import PuppetServer

@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import pytest
+
 from runtime.decoding import Decoding
 from runtime.engine import LocalEngine, OpenAIEngine
 from scripted import openai_server

@@ -8,7 +8,6 @@ import pytest
 
 from data_prep.formats import chatlog, detect
 from data_prep.records import Kind
-
 from helpers import lines, run_format, skips
 
 FIX = Path(__file__).parent / "fixtures" / "chatlog"

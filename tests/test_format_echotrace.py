@@ -6,7 +6,6 @@ from pathlib import Path
 
 from data_prep.formats import detect, echotrace
 from data_prep.records import Kind
-
 from helpers import lines, run_format, skips
 
 FILE = Path(__file__).parent / "fixtures" / "echotrace" / "大学室友_1767446142318.json"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ def test_jsonl_fields_and_inferred_groups() -> None:
         datetime(2024, 1, 6, 9, 0),
         datetime.fromtimestamp(1704531660),              # unix seconds, string
         datetime.fromtimestamp(1704531720),              # milliseconds
-        datetime(2024, 1, 7, 10, 0, tzinfo=timezone.utc).astimezone().replace(tzinfo=None),  # offset → local
+        datetime(2024, 1, 7, 10, 0, tzinfo=UTC).astimezone().replace(tzinfo=None),  # offset → local
     ]
     # Source lines count the blank line 6.
     assert [m.source.rsplit(":", 1)[1] for m in msgs] == ["1", "2", "3", "4", "5", "7", "8"]

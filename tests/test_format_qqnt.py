@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,6 @@ import pytest
 from data_prep.formats import detect, qqnt
 from data_prep.records import Kind
 from data_prep.sources import ExportError, ParseLog
-
 from helpers import lines
 
 FIX = Path(__file__).parent / "fixtures" / "qqnt"
@@ -109,7 +108,7 @@ def test_no_self_uid_uses_me(tmp_path: Path) -> None:
     f.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     msgs = list(qqnt.parse(f, ParseLog(), frozenset({"40000004"})))
     assert [m.is_me for m in msgs] == [True, False, True]
-    expected = datetime(2023, 11, 14, 14, tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
+    expected = datetime(2023, 11, 14, 14, tzinfo=UTC).astimezone().replace(tzinfo=None)
     assert msgs[0].time == expected
 
 

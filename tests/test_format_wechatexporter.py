@@ -302,7 +302,7 @@ def test_bomless_utf16_starting_with_a_cjk_character(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("content", "line", "message"), [
     (b"", None, "file is empty"),
     (b"\n  \n", None, "file is empty"),
-    ("hello world\nthis is not an export\n".encode(), 1, "not a WechatExporter txt chat"),
+    (b"hello world\nthis is not an export\n", 1, "not a WechatExporter txt chat"),
     (b"Fanny - \xff\xff\xfe\x80 chat\n", 1, "not a WechatExporter txt chat"),  # decodes, with 4 U+FFFD
     (b"\x00" * 64, None, "file is empty"),
 ])

@@ -10,7 +10,6 @@ import pytest
 from data_prep.formats import detect, pywxdump, weflow
 from data_prep.records import Kind
 from data_prep.sources import ExportError, ParseLog
-
 from helpers import lines, run_format, skips
 
 FIX = Path(__file__).parent / "fixtures" / "weflow"

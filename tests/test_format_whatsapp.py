@@ -149,7 +149,7 @@ def test_undecodable_bytes_are_replaced_and_counted(tmp_path: Path) -> None:
 
 def test_one_stray_byte_does_not_redecode_the_file(tmp_path: Path) -> None:
     f = tmp_path / "WhatsApp Chat with X.txt"
-    f.write_bytes("1/2/23, 10:00 - Ann: café 😀\n1/2/23, 10:01 - Ann: ok".encode("utf-8") + b"\xb5a\n")
+    f.write_bytes("1/2/23, 10:00 - Ann: café 😀\n1/2/23, 10:01 - Ann: ok".encode() + b"\xb5a\n")
     log = ParseLog()
     assert [m.text for m in read_all([f], log, frozenset())] == ["café 😀", "ok\ufffda"]
     assert log.decodings[str(f)].encoding == "utf-8"

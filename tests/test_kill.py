@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from botapi_server import BotApiServer
 
 from bot.history import History
-from core.conversation import Rules
+from botapi_server import BotApiServer
 from core.config import load
+from core.conversation import Rules
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:TEST-token"

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training.loss import (IGNORE_INDEX, backend, labelled_loss, labelled_loss_unsupported, linear_cross_entropy,
-                           output_layer)
+from training.loss import (
+    IGNORE_INDEX,
+    backend,
+    labelled_loss,
+    labelled_loss_unsupported,
+    linear_cross_entropy,
+    output_layer,
+)
 
 REAL_VOCAB = 151_936
 LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 import pytest
 
 from bot.chat import Incoming, SendFailed
 from bot.history import History
-from core.conversation import Rules, Said
 from bot.responder import Responder
 from core.chat_format import SPEAKER_SEPARATOR, USER
 from core.config import load
+from core.conversation import Rules, Said
 from scripted import Recorder, ScriptedEngine
 
 RULES = Rules.from_config(load())  # the default config's conversation rules

@@ -6,7 +6,6 @@ import re
 import shutil
 import unicodedata
 
-
 from scripts.make_sample import PERSONA_MARKERS  # the sample persona's style markers (scripts/persona.toml)
 from training import tiny_base
 from training.generic_corpus import TOPICS, generic_conversations

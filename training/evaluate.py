@@ -20,10 +20,10 @@ from pathlib import Path
 from core.chat_format import BURST_SEPARATOR, IGNORE_INDEX, split_reply
 from core.config import Config, ConfigError
 from core.conversation import prompt_budget
+from data_prep.profile import style_stats
 from runtime.decoding import Decoding, generate_replies
 from runtime.manifest import reconcile
 from runtime.models import adapter_dir, load_for_generation
-from data_prep.profile import style_stats
 
 from .data import encode_file, read_jsonl
 

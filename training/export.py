@@ -10,11 +10,10 @@ import json
 import shutil
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.config import Config, ConfigError
-
 from runtime.manifest import reconcile
 from runtime.models import adapter_dir, checkpoint_dtype, load_clone
 from runtime.stops import export_eos_ids
@@ -111,7 +110,7 @@ def export_merged(cfg: Config, *, out: Path | None = None, progress: bool = True
             tokenizer.save_pretrained(str(tmp))
             note = {"base": manifest.base, "base_path": base_path, "adapter": str(adapter),
                     "method": "full" if merged is model else cfg.train.method, "dtype": dtype,
-                    "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "load": "AutoModelForCausalLM.from_pretrained(path); AutoTokenizer.from_pretrained(path)"}
             readme = README.format(name=target.name, path=target, qlora=QLORA_NOTE * (note["method"] == "qlora"),
                                    **{k: note[k] for k in ("base", "base_path", "adapter", "method", "dtype")})

@@ -15,8 +15,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.chat_format import (IGNORE_INDEX, TemplateError, _render, control_pattern, encode_sample, end_of_turn,
-                              template_kwargs)
+from core.chat_format import (
+    IGNORE_INDEX,
+    TemplateError,
+    _render,
+    control_pattern,
+    encode_sample,
+    end_of_turn,
+    template_kwargs,
+)
 from core.config import Config, ConfigError
 from core.presets import Resolved, max_adapter_gb, param_count, resolve, text_config
 

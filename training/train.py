@@ -14,16 +14,15 @@ import sys
 import time
 from pathlib import Path
 
-from core.config import Config, ConfigError
-
 from core.chat_format import FORMAT_VERSION
+from core.config import Config, ConfigError
 from core.conversation import prompt_budget
 from runtime.manifest import Manifest, fingerprint, write_manifest
 from runtime.models import load_model, load_tokenizer
 
-from .prerequisites import ensure_base
 from .data import encode_file
 from .preflight import preflight, report
+from .prerequisites import ensure_base
 
 
 def peft_wrap(cfg: Config, model):

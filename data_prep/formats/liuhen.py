@@ -37,8 +37,17 @@ from pathlib import Path
 from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, first_line, near_header, read_text
 from . import SimpleFormat
-from .wechat import (GROUP_NOTICE, WXID, bytes_extra_sender, clean_markup, compress_content_xml, convert,
-                     looks_like_xml, notice_kind, parse_time)
+from .wechat import (
+    GROUP_NOTICE,
+    WXID,
+    bytes_extra_sender,
+    clean_markup,
+    compress_content_xml,
+    convert,
+    looks_like_xml,
+    notice_kind,
+    parse_time,
+)
 
 # --- sniffing -------------------------------------------------------------------------------------------------
 CSV_HEADER = ("localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime", "Status", "StrContent", "StrTime")

@@ -27,6 +27,7 @@ from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, read_text
 from . import SimpleFormat
 from .jsonstream import array_items, bad_json, json_lines, skip_ws, value_at
+
 _CHAT_INFO = re.compile(r'"chatInfo"\s*:\s*')
 # A key can only appear with an unescaped quote before the colon, so this never matches inside a string value.
 _MESSAGES = re.compile(r'"messages"\s*:\s*\[')

@@ -30,8 +30,20 @@ from typing import Any
 from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, read_text
 from .jsonstream import array_items, find_key, key_value, skip_ws, value_at
-from .wechat import (NOTICE_SENDER, TYPE_NAMES, clean_markup, code_kind, is_group_id, looks_like_xml, notice_kind,
-                     parse_time, rendered_kind, split_local_type, split_quote_suffix, strip_sender_prefix)
+from .wechat import (
+    NOTICE_SENDER,
+    TYPE_NAMES,
+    clean_markup,
+    code_kind,
+    is_group_id,
+    looks_like_xml,
+    notice_kind,
+    parse_time,
+    rendered_kind,
+    split_local_type,
+    split_quote_suffix,
+    strip_sender_prefix,
+)
 
 _PLACEHOLDER = {
     Kind.TEXT: "", Kind.IMAGE: "[图片]", Kind.STICKER: "[表情]", Kind.VOICE: "[语音]", Kind.VIDEO: "[视频]",
