@@ -75,7 +75,7 @@ def chat(cfg, script: list[str] | None, compare_base: bool) -> None:
         print("\n(base model, same messages)", flush=True)
         base = asyncio.run(_converse(cfg, script, engine=LocalEngine.from_config(cfg, base_only=True), name="base"))
     print("\nside by side (messages of one reply separated by ' ⏎ '):")
-    for (friend, c), (_, b) in zip(clone, base):
+    for (friend, c), (_, b) in zip(clone, base, strict=True):
         print(f"  friend: {friend}\n    clone: {' ⏎ '.join(c) or '(no reply)'}\n    base:  {' ⏎ '.join(b) or '(no reply)'}")
 
 

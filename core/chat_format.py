@@ -219,7 +219,7 @@ def label_views(messages: list[dict], owner: dict[int, tuple[str, int, int]]) ->
 def _label(tokenizer, text: str, spans: list[tuple[int, int]]) -> Encoded:
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, labels, k = enc["input_ids"], [], 0
-    for tok, (start, end) in zip(ids, enc["offset_mapping"]):
+    for tok, (start, end) in zip(ids, enc["offset_mapping"], strict=True):
         while k < len(spans) and start >= spans[k][1]:
             k += 1
         inside = k < len(spans) and start >= spans[k][0] and end <= spans[k][1] and end > start

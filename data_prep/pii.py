@@ -46,7 +46,7 @@ def id_card_valid(s: str) -> bool:
         return False
     if not _valid_date(int(s[6:10]), int(s[10:12]), int(s[12:14])):
         return False
-    total = sum(int(c) * w for c, w in zip(s[:17], _ID_WEIGHTS))
+    total = sum(int(c) * w for c, w in zip(s[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == s[17].upper()
 
 

@@ -10,6 +10,7 @@ import math
 import random
 import re
 from collections import Counter
+from itertools import pairwise
 
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u3297\u3299]")
 WECHAT_CODE = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,6}\]")
@@ -104,7 +105,7 @@ def catchphrases(mine: list[str], others: list[str], k: int = 20, min_count: int
         for t in texts:
             ws = words(t)
             c.update(set(ws))
-            c.update({a + b for a, b in zip(ws, ws[1:]) if _is_word(a) and _is_word(b)})
+            c.update({a + b for a, b in pairwise(ws) if _is_word(a) and _is_word(b)})
         return c
 
     a, b = grams(mine), grams(others)

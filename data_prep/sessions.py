@@ -54,7 +54,8 @@ def split_sessions(msgs: list[Message], rules: Rules, stats: SessionStats) -> li
         return []
     first = msgs[0]
     said = [Said(OWNER if m.is_me else USER, m.sender, m.text, seconds(m.time)) for m in msgs]
-    exported = {s.time: m.time for s, m in zip(reversed(said), reversed(msgs))}  # the first message at each time
+    # the first message at each time
+    exported = {s.time: m.time for s, m in zip(reversed(said), reversed(msgs), strict=True)}
     sessions = [Session(first.chat_id, exported[c.start], c) for c in split(said, first.chat_name, first.is_group,
                                                                              rules)]
     stats.sessions[first.chat_name] += len(sessions)

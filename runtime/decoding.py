@@ -117,7 +117,7 @@ class Decoder:
         token = _pick(self._logits.float(), self._seen, self.decoding, self._generators)
         stopped = torch.isin(token, self._stops).tolist()
         done, keep = [], []
-        for row, (t, stop) in enumerate(zip(token.tolist(), stopped)):
+        for row, (t, stop) in enumerate(zip(token.tolist(), stopped, strict=True)):
             if not stop:
                 self._out[row].append(t)
             (done if stop or len(self._out[row]) >= self.decoding.max_new_tokens else keep).append(row)
@@ -197,7 +197,7 @@ def decode(model, prompts: list[list[int]], decoding: Decoding, *, stop_ids: Col
     waiting = iter(range(len(prompts)))
     limit = max_batch or len(prompts)
     while True:
-        newcomers = [i for _, i in zip(range(limit - len(decoder)), waiting)]
+        newcomers = [i for _, i in zip(range(limit - len(decoder)), waiting, strict=False)]
         decoder.add([prompts[i] for i in newcomers], newcomers, [decoding.seed + i for i in newcomers])
         if not decoder:
             return out

@@ -30,6 +30,7 @@ import statistics
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 SEED = 7
@@ -67,7 +68,7 @@ QQ = _PII["qq"]
 def id_check_digit(first17: str) -> str:
     """GB 11643-1999 check character of an 18-character resident ID number."""
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights)) % 11]
+    return "10X98765432"[sum(int(c) * w for c, w in zip(first17, weights, strict=True)) % 11]
 
 
 ID_NUMBER = _PII["id_number_first17"] + id_check_digit(_PII["id_number_first17"])
@@ -417,7 +418,7 @@ def schedule(rng: random.Random, make, scale: float, specials: list[list[Msg]],
     spans = [(s[0].time - pad, s[-1].time + pad) for s in specials]
     kept = [s for s in sessions if not any(a < s[-1].time and s[0].time < b for a, b in spans)]
     out = [m for s in sorted(kept + specials, key=lambda s: s[0].time) for m in s]
-    assert all(a.time <= b.time for a, b in zip(out, out[1:])), "sessions overlap"
+    assert all(a.time <= b.time for a, b in pairwise(out)), "sessions overlap"
     return out
 
 

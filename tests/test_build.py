@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def test_builds_embedded_sample(built):
     for s in train + dev:
         roles = [m["role"] for m in s["messages"]]
         assert roles[0] == "system" and roles[1] == "user" and roles[-1] == "assistant"
-        assert all(a != b for a, b in zip(roles[1:], roles[2:])), "turns alternate"
+        assert all(a != b for a, b in pairwise(roles[1:])), "turns alternate"
     # all three formats contributed, each with the owner recognised
     assert set(built.log.files.values()) >= {"wechatexporter", "liuhen", "telegram"}
     assert all(built.owner_files[f] > 0 for f, n in built.file_messages.items() if n)

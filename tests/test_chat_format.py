@@ -11,7 +11,7 @@ CONV = [
 
 
 def trained_text(tok, enc):
-    return tok.decode([i for i, lab in zip(enc.input_ids, enc.labels) if lab != IGNORE_INDEX])
+    return tok.decode([i for i, lab in zip(enc.input_ids, enc.labels, strict=True) if lab != IGNORE_INDEX])
 
 
 def test_template_has_no_generation_tags(tok):
@@ -22,7 +22,7 @@ def test_only_assistant_tokens_carry_labels(tok):
     enc = encode(tok, CONV, 512)
     assert trained_text(tok, enc) == "在呢~<|im_end|>哈哈哈吃了🐱<|im_end|>"
     # every label equals its input id where set
-    assert all(lab in (IGNORE_INDEX, i) for i, lab in zip(enc.input_ids, enc.labels))
+    assert all(lab in (IGNORE_INDEX, i) for i, lab in zip(enc.input_ids, enc.labels, strict=True))
     # the whole conversation is the template's own rendering
     assert tok.decode(enc.input_ids) == tok.apply_chat_template(CONV, tokenize=False)
 

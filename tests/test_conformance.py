@@ -59,11 +59,11 @@ def _trained(tok, messages):
     owner = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     found = []
     for enc in encode_sample(tok, messages, 4096):
-        assert all(lab in (IGNORE_INDEX, i) for i, lab in zip(enc.input_ids, enc.labels))
+        assert all(lab in (IGNORE_INDEX, i) for i, lab in zip(enc.input_ids, enc.labels, strict=True))
         found += [(enc, a, b) for a, b in _runs(enc)]
     found.sort(key=lambda f: f[1])  # a turn starts where its serving prompt ends: later turns start later
     assert len(found) == len(owner)
-    return [(i, enc, a, b) for i, (enc, a, b) in zip(owner, found)]
+    return [(i, enc, a, b) for i, (enc, a, b) in zip(owner, found, strict=True)]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -120,7 +120,7 @@ async def test_the_responder_serves_the_prompt_training_saw(family, loaded, tmp_
     assert len(engine.prompts) == len(owner)
     conversation = engine.prompts[-1] + [{"role": "assistant", "content": owner[-1]}]
     assert conversation == CONVERSATION  # the live chat is the training sample
-    for (i, enc, a, _), live in zip(_trained(tok, conversation), engine.prompts):
+    for (i, enc, a, _), live in zip(_trained(tok, conversation), engine.prompts, strict=True):
         assert live == conversation[:i]
         assert prompt_ids(tok, live, 4096)[0] == enc.input_ids[:a]
 

@@ -180,7 +180,7 @@ def test_backends_equal_plain_cross_entropy(impl):
     ref = run(lambda: torch.nn.functional.cross_entropy(head(hidden), targets, reduction="sum") * 0.5)
     ours = run(lambda: linear_cross_entropy(hidden, head, targets, chunk_rows=16, impl=impl) * 0.5)
     assert ours[0] == pytest.approx(ref[0], rel=1e-6)
-    for a, b in zip(ours[1], ref[1]):
+    for a, b in zip(ours[1], ref[1], strict=True):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
     with torch.no_grad():
         assert linear_cross_entropy(hidden, head, targets, 16, impl).item() == pytest.approx(2 * ref[0], rel=1e-6)

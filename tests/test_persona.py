@@ -51,6 +51,6 @@ def test_clone_shows_the_persona_markers_and_the_base_does_not(persona_run):
     _, targets, replies = persona_run
     clone, base = marker_share(replies["clone"]), marker_share(replies["base"])
     examples = "\n".join(f"{t.prompt[-1]['content']!r} -> clone {c!r} | base {b!r}"
-                         for t, c, b in list(zip(targets, replies["clone"], replies["base"]))[:8])
+                         for t, c, b in list(zip(targets, replies["clone"], replies["base"], strict=True))[:8])
     assert clone >= 0.9, f"clone marker share {clone:.0%}\n{examples}"
     assert base <= 0.15, f"base marker share {base:.0%}\n{examples}"

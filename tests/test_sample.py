@@ -13,6 +13,7 @@ import re
 import statistics
 import sys
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def test_sessions_bursts_and_initiators(rendered):
     in_session, starts_by_me, starts, bursts = [], 0, 0, 0
     for c in chats:
         msgs = [m for m in c.messages if m.who]
-        for i, (a, b) in enumerate(zip(msgs, msgs[1:])):
+        for a, b in pairwise(msgs):
             gap = b.time - a.time
             assert gap >= timedelta(0), f"{c.name}: out of order at {b.time}"
             if gap > timedelta(hours=1):
@@ -157,7 +158,7 @@ def test_markers_json_matches_the_measurement(rendered):
 def test_each_marker_text_is_what_its_regex_finds():
     """The two views of one definition agree: a marker's text carries the marker, plain friend lines do not."""
     assert len(ms.PERSONA_MARKERS) == len(ms.MARKERS)
-    for text, m in zip(ms.PERSONA_MARKERS, ms.MARKERS):
+    for text, m in zip(ms.PERSONA_MARKERS, ms.MARKERS, strict=True):
         assert re.search(m["regex"], f"好呀 {text}"), m["id"]
     assert not re.search(ms.ANY_MARKER, "好的，明天见。See you tomorrow.")
 

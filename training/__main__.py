@@ -18,9 +18,9 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--out", type=Path, default=None, help="target folder (default: <train.output_dir>/merged)")
     p = sub.add_parser("prepare", help="build the dataset and train the tiny clone if missing, saying so (what "
                        "`make chat`/`make bot` run first; a real base is never trained without `make train`)")
-    for p in (t, e, x, p):
-        p.add_argument("--config", type=Path, default=None)
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
+    for parser in (t, e, x, p):
+        parser.add_argument("--config", type=Path, default=None)
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
 
 

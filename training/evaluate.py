@@ -64,7 +64,7 @@ def char_bleu4(hyps: list[str], refs: list[str]) -> float:
     4-gram precisions (as in BLEU+1), because chat replies are short and often share no 4-gram at all."""
     matches, totals = [0] * 4, [0] * 4
     hyp_len = ref_len = 0
-    for h, r in zip(hyps, refs):
+    for h, r in zip(hyps, refs, strict=True):
         h, r = "".join(h.split()), "".join(r.split())
         hyp_len, ref_len = hyp_len + len(h), ref_len + len(r)
         for n in range(1, 5):
@@ -73,7 +73,7 @@ def char_bleu4(hyps: list[str], refs: list[str]) -> float:
     if not matches[0]:
         return 0.0
     log_precision = sum(math.log((m + (n > 0)) / (t + (n > 0)))
-                        for n, (m, t) in enumerate(zip(matches, totals))) / 4
+                        for n, (m, t) in enumerate(zip(matches, totals, strict=True))) / 4
     brevity = min(0.0, 1 - ref_len / hyp_len)
     return 100 * math.exp(log_precision + brevity)
 
@@ -86,7 +86,7 @@ def rouge_f(hyps: list[str], refs: list[str]) -> dict[str, float]:
     jieba.setLogLevel(logging.WARNING)
     rouge = Rouge()
     totals = dict.fromkeys(("rouge_1", "rouge_2", "rouge_l"), 0.0)
-    for h, r in zip(hyps, refs):
+    for h, r in zip(hyps, refs, strict=True):
         hw, rw = (" ".join(w for w in jieba.lcut(t) if w.strip()) for t in (h, r))
         if hw and rw:
             scores = rouge.get_scores(hw, rw)[0]
@@ -99,7 +99,7 @@ def rouge_f(hyps: list[str], refs: list[str]) -> dict[str, float]:
 
 def length_distance(hist: list[float], target: list[float]) -> float:
     """Total-variation distance between two length histograms on the same buckets: 0 same, 1 disjoint."""
-    return 0.5 * sum(abs(a - b) for a, b in zip(hist, target))
+    return 0.5 * sum(abs(a - b) for a, b in zip(hist, target, strict=True))
 
 
 def style_fidelity(replies: list[str], profile: dict) -> dict:
@@ -160,7 +160,7 @@ def generate(model, tokenizer, prompts: list[list[dict]], decoding: Decoding, *,
             batch = order[start:start + batch_size]
             out = generate_replies(model, tokenizer, [prompts[i] for i in batch], decoding,
                                    max_prompt_tokens=max_prompt_tokens, batch_size=batch_size)
-            for i, reply in zip(batch, out):
+            for i, reply in zip(batch, out, strict=True):
                 replies[i] = reply
             bar.update(len(batch))
     return replies

@@ -185,7 +185,7 @@ def inspect(cfg: Config) -> str:
     conversation = ([{"role": "system", "content": persona}] if persona else []) + PROBE
     for k, enc in enumerate(encode_sample(tokenizer, conversation, 4096), 1):
         runs: list[tuple[bool, list[int]]] = []  # (learned, tokens): decoded a run at a time, not a token
-        for token, label in zip(enc.input_ids, enc.labels):
+        for token, label in zip(enc.input_ids, enc.labels, strict=True):
             learned = label != IGNORE_INDEX
             if not runs or runs[-1][0] != learned:
                 runs.append((learned, []))

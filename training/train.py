@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 from core.chat_format import FORMAT_VERSION
@@ -76,7 +77,7 @@ def packed_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0,
         q, k, v = query[b:b + 1], key[b:b + 1], value[b:b + 1]
         rows.append(torch.cat([F.scaled_dot_product_attention(q[:, :, s:e], k[:, :, s:e], v[:, :, s:e],
                                                               dropout_p=dropout, is_causal=True, scale=scaling)
-                               for s, e in zip(starts, starts[1:] + [length])], dim=2))
+                               for s, e in pairwise(starts + [length])], dim=2))
     return torch.cat(rows, dim=0).transpose(1, 2).contiguous(), None
 
 
@@ -287,9 +288,9 @@ def _plot_loss(history: list[dict], path: Path) -> None:
     dev = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     if train:
-        ax.plot(*zip(*train), label="train")
+        ax.plot(*zip(*train, strict=True), label="train")
     if dev:
-        ax.plot(*zip(*dev), marker="o", label="dev")
+        ax.plot(*zip(*dev, strict=True), marker="o", label="dev")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)

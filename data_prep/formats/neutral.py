@@ -227,7 +227,7 @@ def jsonl_rows(text: str) -> Iterator[tuple[int, object]]:
         except (ValueError, RecursionError):
             values = None
         if values is not None and len(values) == len(chunk):
-            yield from zip(range(base + 1, base + len(chunk) + 1), values)
+            yield from zip(range(base + 1, base + len(chunk) + 1), values, strict=True)
             continue
         for n, line in enumerate(chunk, base + 1):
             if not line.strip():
@@ -258,7 +258,7 @@ def csv_rows(path: Path, text: str) -> Iterator[tuple[int, object]]:
         for row in reader:
             start, prev_end = prev_end + 1 + offset, reader.line_num  # line_num is where the record ends
             if len(row) >= need:
-                yield start, dict(zip(header, row))
+                yield start, dict(zip(header, row, strict=False))
             elif row and (len(row) > 1 or row[0].strip()):  # blank lines are not rows
                 yield start, BadRow("neutral: too few columns")
     except csv.Error as e:  # only raised for malformed quoting at the end of the file
