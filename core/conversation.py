@@ -117,6 +117,17 @@ def prompt_budget(cfg) -> int:
     return budget
 
 
+def trained_prompt_budget(cfg) -> int | None:
+    """The budget training fits prompts into: serving's, or None (prompts only within train.cutoff_len) where the
+    bot's settings leave it none; serving then refuses to start with prompt_budget's error."""
+    from .config import ConfigError
+
+    try:
+        return prompt_budget(cfg)
+    except ConfigError:
+        return None
+
+
 def window_size(max_turns: int) -> int:
     """Turns per training window: whole friend/owner exchanges."""
     return max(2, max_turns - max_turns % 2)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from core.chat_format import BURST_SEPARATOR, IGNORE_INDEX, split_reply
 from core.config import Config, ConfigError
-from core.conversation import prompt_budget
+from core.conversation import trained_prompt_budget
 from data_prep.profile import style_stats
 from runtime.decoding import Decoding, generate_replies
 from runtime.manifest import reconcile
@@ -192,6 +192,9 @@ def evaluate(cfg: Config, *, limit: int | None = None, progress: bool = True) ->
     decoding = Decoding(max_new_tokens=e.max_new_tokens, temperature=e.temperature, top_p=e.top_p,
                         repetition_penalty=e.repetition_penalty)
     prompts, refs = [t.prompt for t in targets], [t.reply for t in targets]
+    # the prompts the bot would send (fitted to its budget), or as long as the reply leaves room for
+    trained = trained_prompt_budget(cfg)
+    budget = trained or cfg.train.cutoff_len - e.max_new_tokens
 
     scores: dict[str, dict] = {}
     replies: dict[str, list[str]] = {}
@@ -202,10 +205,10 @@ def evaluate(cfg: Config, *, limit: int | None = None, progress: bool = True) ->
         model, tokenizer = load_for_generation(adapter_dir(cfg), base_only=system == "base", dtype=cfg.model.dtype)
         t0 = time.perf_counter()
         replies[system] = generate(model, tokenizer, prompts, decoding, batch_size=e.batch_size,
-                                   max_prompt_tokens=prompt_budget(cfg),
+                                   max_prompt_tokens=budget,
                                    desc=f"eval {system}", progress=progress)
         seconds[system] = round(time.perf_counter() - t0, 2)
-        ppl, ppl_samples = perplexity(model, tokenizer, dev, cfg.train.cutoff_len, n, prompt_budget(cfg))
+        ppl, ppl_samples = perplexity(model, tokenizer, dev, cfg.train.cutoff_len, n, trained)
         del model
         scores[system] = {"dev_perplexity": ppl, **rouge_f(replies[system], refs),
                           "char_bleu4": char_bleu4(replies[system], refs),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.chat_format import FORMAT_VERSION
 from core.config import Config, ConfigError
-from core.conversation import prompt_budget
+from core.conversation import trained_prompt_budget
 from runtime.manifest import Manifest, fingerprint, write_manifest
 from runtime.models import load_model, load_tokenizer
 
@@ -151,7 +151,7 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
     plan = preflight(cfg, path, tokenizer)  # resolves cfg.train (presets) and refuses what cannot work, up front
     if main_process:
         report(cfg, plan, out)
-    budget = prompt_budget(cfg)
+    budget = trained_prompt_budget(cfg)
     train_rows, train_stats = encode_file(tokenizer, data_dir / "train.jsonl", t.cutoff_len, budget)
     dev_rows, dev_stats = encode_file(tokenizer, data_dir / "dev.jsonl", t.cutoff_len, budget)
     if not train_rows:
