@@ -1,4 +1,5 @@
-"""The embedded tiny base: built once per session (~20 s on 2 CPU cores), loaded like any hub model."""
+"""The embedded tiny base: built once per checkout and cached under models/ (tests/conftest.py), loaded like any hub
+model."""
 from __future__ import annotations
 
 import json
