@@ -118,7 +118,9 @@ def plan(args, scratch: Path) -> dict:
     from core.presets import resolve
     from runtime.models import load_tokenizer
     from training.prerequisites import ensure_base
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     cuda = torch.cuda.is_available()
     cfg = Config.model_validate({"train": {"lora_dropout": 0.0}})  # dropout 0: both setups compute the same losses
     if args.model:
@@ -159,7 +161,7 @@ def plan(args, scratch: Path) -> dict:
     return {"name": name, "path": path, "config": config, "dtype": cfg.model.dtype, "tokenizer": tokenizer_path,
             "train": cfg.train.model_dump(mode="json"), "samples": samples, "source": source,
             "steps": args.steps, "warmup": args.warmup, "batch": args.batch, "seed": args.seed,
-            "attn": args.attn, "cuda": cuda}
+            "attn": args.attn, "cuda": cuda, "threads": args.threads}
 
 
 # ---- a child: one setup ----
@@ -241,6 +243,8 @@ def run_setup(spec: dict, setup: str) -> dict:
     warnings.filterwarnings("ignore")  # library deprecation notes would bury the table
     cuda = spec["cuda"]
     device = "cuda" if cuda else "cpu"
+    if spec["threads"]:
+        torch.set_num_threads(spec["threads"])
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(spec["seed"])
@@ -393,6 +397,9 @@ def main() -> None:
                     help="both setups (default: the preset's; on for the real shapes on a GPU)")
     ap.add_argument("--attn", default=None, help="our attention kernel (default: training.train.packed_attention's "
                     "choice: flex_attention on a GPU, per-sample sdpa on the CPU); stock always uses sdpa")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads in each setup (default: torch's "
+                    "choice, one per core); 1 keeps timings steadier on a machine other work shares, where threads "
+                    "that wait for each other lose whole time slices")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # internal: run one setup of a plan
     ap.add_argument("--setup", choices=SETUPS, help=argparse.SUPPRESS)

@@ -217,7 +217,8 @@ def test_no_tensor_spans_tokens_times_vocabulary(real_vocab):
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
-            inputs = {t.untyped_storage().data_ptr() for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+            inputs = {t.untyped_storage().data_ptr() for t in tree_leaves((args, kwargs))
+                      if isinstance(t, torch.Tensor)}
             for t in tree_leaves(out):
                 if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in inputs:
                     self.numel = max(self.numel, t.numel())
@@ -344,3 +345,33 @@ def test_trainer_step_equals_the_stock_trainer(base_dir, tok, tiny_rows, tmp_pat
     assert ours_losses == pytest.approx(stock_losses, rel=1e-5)
     for name in stock:
         assert torch.allclose(ours[name], stock[name], rtol=1e-4, atol=1e-6), name
+
+
+def test_packed_attention_on_a_gpu_takes_flex_attention_or_falls_back(monkeypatch):
+    """The GPU branch without a GPU: flex_attention is asked for first; where it cannot load, per-sample sdpa."""
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from training.train import PACKED_SDPA, packed_attention
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    model = AutoModelForCausalLM.from_config(Qwen2Config(
+        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+        num_key_value_heads=1), attn_implementation="sdpa")
+    asked, plain = [], model.set_attn_implementation
+
+    def flex_loads(name):
+        asked.append(name)
+        if name != "flex_attention":
+            plain(name)
+
+    monkeypatch.setattr(model, "set_attn_implementation", flex_loads)
+    assert packed_attention(model) == "flex_attention" and asked == ["flex_attention"]
+
+    def flex_missing(name):
+        asked.append(name)
+        if name == "flex_attention":
+            raise ImportError("no flex_attention in this build")
+        plain(name)
+
+    monkeypatch.setattr(model, "set_attn_implementation", flex_missing)
+    assert packed_attention(model) == PACKED_SDPA and model.config._attn_implementation == PACKED_SDPA
