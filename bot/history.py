@@ -8,6 +8,7 @@ sqlitedict table beside the rows.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -135,14 +136,13 @@ class History:
     def _upgrade(self, data_dir: Path) -> None:
         """Histories written before messages were rows (one JSON document of turns per chat, ended sessions in
         archive.sqlite) become rows: the live session as the current conversation, archived ones as ended."""
-        from sqlitedict import SqliteDict
-
         old = [(k, v) for k, v in self._chats.items() if "turns" in v]
         archive = data_dir / "archive.sqlite"
-        if archive.exists():
-            with SqliteDict(str(archive), tablename="sessions", decode=json.loads, flag="r") as ended:
-                old = sorted(((k.rsplit("@", 1)[0], {**v, "ended": True}) for k, v in ended.items()),
-                             key=lambda kv: kv[1]["updated"]) + old
+        if archive.exists():  # read with sqlite itself: opening it, sqlitedict would switch its journal mode
+            with contextlib.closing(sqlite3.connect(f"file:{archive}?mode=ro", uri=True)) as db:
+                ended = [(k.rsplit("@", 1)[0], {**json.loads(v), "ended": True})
+                         for k, v in db.execute('SELECT key, value FROM "sessions"')]
+            old = sorted(ended, key=lambda kv: kv[1]["updated"]) + old
         for key, doc in old:
             number = self._last_number(key) + 1
             self._db.executemany(
@@ -151,7 +151,8 @@ class History:
                  for speaker, text in t["lines"]])
             self._chats[key] = {"name": doc["chat_name"], "is_group": doc["is_group"],
                                 "ended": number if doc.get("ended") else number - 1}
-        archive.unlink(missing_ok=True)
+        for leftover in (archive, archive.with_name(archive.name + "-wal"), archive.with_name(archive.name + "-shm")):
+            leftover.unlink(missing_ok=True)
 
     # ---- loading -----------------------------------------------------------------------------------------------
 
