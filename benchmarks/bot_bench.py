@@ -162,7 +162,8 @@ def build(args, cfg):
                                          eos_token_id=tokenizer.eos_token_id, **dims)).eval()
     if torch.cuda.is_available():
         model = model.to("cuda")
-    return model, FoldedVocab(tokenizer), f"random-init {args.shape} shape, {dims['num_hidden_layers']} layers, vocab {QWEN_VOCAB}"
+    label = f"random-init {args.shape} shape, {dims['num_hidden_layers']} layers, vocab {QWEN_VOCAB}"
+    return model, FoldedVocab(tokenizer), label
 
 
 # ---- --prefill-only ----

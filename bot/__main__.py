@@ -76,7 +76,8 @@ def chat(cfg, script: list[str] | None, compare_base: bool) -> None:
         base = asyncio.run(_converse(cfg, script, engine=LocalEngine.from_config(cfg, base_only=True), name="base"))
     print("\nside by side (messages of one reply separated by ' ⏎ '):")
     for (friend, c), (_, b) in zip(clone, base, strict=True):
-        print(f"  friend: {friend}\n    clone: {' ⏎ '.join(c) or '(no reply)'}\n    base:  {' ⏎ '.join(b) or '(no reply)'}")
+        print(f"  friend: {friend}\n    clone: {' ⏎ '.join(c) or '(no reply)'}\n"
+              f"    base:  {' ⏎ '.join(b) or '(no reply)'}")
 
 
 def main(argv: list[str] | None = None) -> int:

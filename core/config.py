@@ -61,7 +61,8 @@ class Dataset(Section):
     # Checked against the parsers where the dataset is built (data_prep.build.forced_format): core knows no parsers.
     format: str = Field("auto", description="Force one parser for every input ('auto' sniffs each file).")
     out_dir: Path = Field(Path("data/dataset"), description="Where train.jsonl, dev.jsonl and report.md go.")
-    include_chats: list[str] = Field(default_factory=list, description="Glob patterns on chat name or id; empty keeps all.")
+    include_chats: list[str] = Field(default_factory=list,
+                                     description="Glob patterns on chat name or id; empty keeps all.")
     exclude_chats: list[str] = Field(default_factory=list, description="Glob patterns on chat name or id to drop.")
     groups: bool = Field(True, description="Use group chats (ask your friends first).")
     burst_gap_s: int = Field(300, ge=1, le=DAY_S, description="One side's messages closer than this form one turn; a "
@@ -76,7 +77,8 @@ class Dataset(Section):
                                    "dropped.")
     dev_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of the latest conversations held out for dev.")
     mask_pii: bool = Field(True, description="Mask phones, ids, cards, emails, urls, ips, QQ/WeChat ids.")
-    blocklist: list[str] = Field(default_factory=list, description="Messages containing any of these words are dropped.")
+    blocklist: list[str] = Field(default_factory=list,
+                                 description="Messages containing any of these words are dropped.")
 
 
 class Model(Section):
@@ -171,7 +173,8 @@ class Bot(Section):
                              "or 'channel:chat_id' ('telegram:*' = everyone there); empty = nobody.")
     owner: list[str] = Field(default_factory=list, description="Your own accounts ('telegram:<your user id>'): "
                              "owner commands and takeover. In WeChat the logged-in account is always the owner.")
-    data_dir: Path = Field(Path("data/bot"), description="Chat history (sqlite): every message said in each chat, by conversation.")
+    data_dir: Path = Field(Path("data/bot"), description="Chat history (sqlite): every message said in each chat, "
+                           "by conversation.")
     groups: Literal["mention", "all", "never"] = Field("mention", description="In groups answer when @mentioned "
                                                        "or replied to, to every message, or never.")
     debounce_s: float = Field(4.0, ge=0, le=60, description="Wait this long after a friend's last message and answer "
@@ -182,7 +185,8 @@ class Bot(Section):
     rate_window_s: float = Field(60.0, gt=0, le=DAY_S, description="Window of the per-chat rate limit.")
     takeover_s: float = Field(1800.0, ge=0, le=MAX_GAP_S, description="After you write in a chat yourself, the clone "
                               "stays silent there this long.")
-    expire_every_s: float = Field(60.0, ge=0.01, le=3600, description="How often conversations idle for the session gap are ended.")
+    expire_every_s: float = Field(60.0, ge=0.01, le=3600, description="How often conversations idle for the session "
+                                  "gap are ended.")
     telegram: BotTelegram = Field(default_factory=BotTelegram)
     wechat: BotWechat = Field(default_factory=BotWechat)
     engine: BotEngine = Field(default_factory=BotEngine)

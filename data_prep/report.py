@@ -69,7 +69,8 @@ def write_report(r: BuildResult, folder: Path) -> None:
               f"{p['friends']['length']['p50']:.0f}",
               f"- emoji in {p['emoji_rate']:.0%} of messages (friends {p['friends']['emoji_rate']:.0%}); top: "
               + " ".join(e for e, _ in p["top_emoji"][:8]),
-              f"- WeChat emoji codes in {p['wechat_code_rate']:.0%}; top: " + " ".join(c for c, _ in p["top_wechat_codes"][:8]),
+              f"- WeChat emoji codes in {p['wechat_code_rate']:.0%}; top: "
+              + " ".join(c for c, _ in p["top_wechat_codes"][:8]),
               "- favourite endings: " + ", ".join(f"`{c}` {s:.0%}" for c, s in p["top_endings"][:6]),
               "- catchphrases (jieba words you use far more than your friends): "
               + ", ".join(f"`{c}`" for c, _ in p["catchphrases"][:15]),

@@ -73,7 +73,8 @@ class PuppetServer:
         self._grpc: _GrpcServer | None = None
         self._port = 0
         self._rpcs: dict[str, Callable[[Any], Any]] = {
-            "ContactPayload": self._contact_payload, "ContactList": lambda _: pb.ContactListResponse(ids=[*self._contacts]),
+            "ContactPayload": self._contact_payload,
+            "ContactList": lambda _: pb.ContactListResponse(ids=[*self._contacts]),
             "RoomPayload": self._room_payload, "RoomList": lambda _: pb.RoomListResponse(ids=[*self._rooms]),
             "RoomMemberList": lambda req: pb.RoomMemberListResponse(member_ids=self._room(req.id)[1]),
             "RoomMemberPayload": self._room_member_payload, "MessagePayload": self._message_payload,

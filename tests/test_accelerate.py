@@ -55,7 +55,8 @@ def outputs(run: Path) -> dict:
 
     checkpoints = sorted((run / "checkpoints").iterdir())
     state = json.loads((checkpoints[-1] / "trainer_state.json").read_text())
-    return {"files": sorted(p.name for p in run.iterdir()), "adapter": sorted(p.name for p in (run / "adapter").iterdir()),
+    return {"files": sorted(p.name for p in run.iterdir()),
+            "adapter": sorted(p.name for p in (run / "adapter").iterdir()),
             "weights": load_file(str(run / "adapter" / "adapter_model.safetensors")),
             "metrics": json.loads((run / "metrics.json").read_text()),
             "losses": [h["loss"] for h in state["log_history"] if "loss" in h]}

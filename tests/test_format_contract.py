@@ -81,8 +81,8 @@ def test_dataset_builds(fmt: str, rel: str, me: str | None, tmp_path: Path) -> N
     assert (tmp_path / "out" / "train.jsonl").exists()
     # Only chat text trains: money, forwards, pats, calls, recalls and notices are dropped and counted.
     words = "\n".join(m["content"] for s in r.train + r.dev for m in s.messages)
-    markers = ("微信红包", "[转账", "转账[", "拍了拍", "撤回", "[语音通话]", "[转发的聊天记录]", "[合并转发", "[聊天记录]",
-               "[引用 ", "[回复 ", "[图片:", ".jpg", "[1]")
+    markers = ("微信红包", "[转账", "转账[", "拍了拍", "撤回", "[语音通话]", "[转发的聊天记录]", "[合并转发",
+               "[聊天记录]", "[引用 ", "[回复 ", "[图片:", ".jpg", "[1]")
     for marker in markers:
         assert marker not in words, marker
     assert sum(r.clean.dropped.values()) > 0

@@ -257,7 +257,8 @@ def test_lone_surrogate_escape_is_replaced_and_counted(tmp_path: Path) -> None:
 
     p = tmp_path / "chats.jsonl"
     p.write_text('{"chat": "Mom", "sender": "Me", "time": "2024-01-05T08:00:00", "text": "a\\ud800b", "is_me": true}\n'
-                 '{"chat": "Mom", "sender": "Me", "time": "2024-01-05T08:01:00", "text": "\\ud83d\\ude00", "is_me": true}\n',
+                 '{"chat": "Mom", "sender": "Me", "time": "2024-01-05T08:01:00", "text": "\\ud83d\\ude00", '
+                 '"is_me": true}\n',
                  encoding="utf-8")
     log = ParseLog()
     msgs = list(read_all([p], log, frozenset()))

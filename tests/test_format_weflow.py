@@ -99,7 +99,8 @@ def test_weclone_csv_group_from_speakers_without_a_name_prefix() -> None:
     msgs, _ = run_format(weflow, FIX / "爬山群.csv")
     assert {(m.chat_name, m.is_group) for m in msgs} == {("爬山群", True)}
     assert [(m.sender, m.is_me, m.kind) for m in msgs] == [
-        ("老谭", False, Kind.TEXT), ("周一舟", True, Kind.TEXT), ("系统消息", False, Kind.SYSTEM), ("阿May", False, Kind.TEXT)]
+        ("老谭", False, Kind.TEXT), ("周一舟", True, Kind.TEXT), ("系统消息", False, Kind.SYSTEM),
+        ("阿May", False, Kind.TEXT)]
 
 
 def test_weclone_is_not_pywxdump(tmp_path: Path) -> None:

@@ -108,7 +108,8 @@ def _blank(data: bytes, layout: _Layout, line: int) -> bool:
 
 def _text_of(data: bytes) -> tuple[str, str] | None:
     """The text and its encoding, for mutants that re-encode a file; None if it is not clean text."""
-    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                     (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             try:
                 return data[len(bom):].decode(enc), enc
@@ -186,7 +187,8 @@ def _utf16(data: bytes, rng: random.Random) -> Mutant:
     if how == 1:
         k = rng.randrange(len(original) + 1) | 1  # odd: cuts a code unit in half
         k = min(k, len(original) - 1) if original else 0
-        return Mutant(f"{enc} bom={bool(bom)} odd length {k}", original, original[:k], cut=_Layout(original).line_start(k))
+        return Mutant(f"{enc} bom={bool(bom)} odd length {k}", original, original[:k],
+                      cut=_Layout(original).line_start(k))
     lone = "\ud800".encode(enc, "surrogatepass")
     return _insert(f"{enc} bom={bool(bom)} lone surrogate", original, rng, lone)
 

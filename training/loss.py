@@ -96,7 +96,8 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor):
         grad_h, grad_w, grad_b = ctx.saved_tensors
         scale = lambda g: None if g is None else (g * grad_out).to(ctx.weight_dtype)  # noqa: E731
-        return (None if grad_h is None else grad_h * grad_out.to(grad_h.dtype)), scale(grad_w), scale(grad_b), None, None
+        grad_hidden = None if grad_h is None else grad_h * grad_out.to(grad_h.dtype)
+        return grad_hidden, scale(grad_w), scale(grad_b), None, None
 
 
 def linear_cross_entropy(hidden: Tensor, head: nn.Module, targets: Tensor, chunk_rows: int | None = None,

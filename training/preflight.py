@@ -158,9 +158,10 @@ def report(cfg: Config, plan: Plan, out: Path) -> None:
 
 def inspect(cfg: Config) -> str:
     """What training and serving will do with the configured base, from its config.json and tokenizer alone (no
-    weights loaded, nothing written but the embedded tiny base when it is missing): the resolved settings, the end of turn, the reasoning switches, the stop
-    tokens, warnings, and a short conversation as trained — each training sequence with the tokens the clone
-    learns to write in ⟦ ⟧. For checking a base outside the README's table before spending a training run on it."""
+    weights loaded, nothing written but the embedded tiny base when it is missing): the resolved settings, the end
+    of turn, the reasoning switches, the stop tokens, warnings, and a short conversation as trained — each training
+    sequence with the tokens the clone learns to write in ⟦ ⟧. For checking a base outside the README's table before
+    spending a training run on it."""
     from runtime.models import load_tokenizer
     from runtime.stops import stop_ids
 

@@ -174,7 +174,8 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
     args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=t.epochs, max_steps=t.max_steps or -1,
         per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
-        gradient_accumulation_steps=t.grad_accum, learning_rate=t.learning_rate, warmup_steps=t.warmup_ratio,  # a float < 1 is a ratio in v5
+        gradient_accumulation_steps=t.grad_accum, learning_rate=t.learning_rate,
+        warmup_steps=t.warmup_ratio,  # a float < 1 is a ratio in v5
         lr_scheduler_type="cosine", weight_decay=0.0, seed=t.seed, data_seed=t.seed,
         eval_strategy="epoch" if has_dev else "no", save_strategy="epoch", save_total_limit=2,
         load_best_model_at_end=has_dev, metric_for_best_model="eval_loss", greater_is_better=False,

@@ -222,7 +222,8 @@ async def _deliver(message: Message, bot: Bot, on_message: OnMessage, retry: Sen
     incoming = Incoming(
         channel=TelegramChannel.name, chat_id=str(message.chat_id),
         chat_name=(message.chat.title or "") if is_group else user.full_name, is_group=is_group,
-        sender_id=str(user.id), sender_name=user.full_name, text=_clean_text(message.text or "", bot.username, is_group),
+        sender_id=str(user.id), sender_name=user.full_name,
+        text=_clean_text(message.text or "", bot.username, is_group),
         addressed=not is_group or _addresses(message, bot), time=message.date.timestamp())
     try:
         quote = message.message_id if is_group else None

@@ -2,7 +2,8 @@
 
 CSV schemas (spec section 2), all read by position because the header and the rows disagree in several versions:
 
-- English header ``localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime[,Remark,NickName,Sender]``.
+- English header
+  ``localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime[,Remark,NickName,Sender]``.
   The first 9 fields are always these columns. What follows differs per version and per row:
     * nothing (0.2.0–0.2.5, and 1.0.8–1.1.1 private rows);
     * ``MsgSvrID`` (0.2.6 "export all" ``messages.csv``, 10 fields under a 9-name header);
@@ -143,7 +144,8 @@ _STEM_SUFFIX = re.compile(r"(?:_utf8|_gbk|_chat)?(?:\(\d+\))?$")  # writer suffi
 
 
 def chat_from_path(path: Path) -> tuple[str, str | None]:
-    """(chat name, chat wxid) of a per-chat file: ``聊天记录/<remark>(<wxid>)/…`` (2025) or ``<remark>/<remark>_utf8.csv``."""
+    """(chat name, chat wxid) of a per-chat file: ``聊天记录/<remark>(<wxid>)/…`` (2025) or
+    ``<remark>/<remark>_utf8.csv``."""
     m = _FOLDER_ID.fullmatch(path.parent.name)
     if m and m[1] and WXID.fullmatch(m[2]):
         return m[1], m[2]

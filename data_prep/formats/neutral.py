@@ -295,7 +295,8 @@ def _messages(path: Path, log: ParseLog, rows: Iterable[tuple[int, object]]) -> 
             slip = key_sets.get(keys, False)
             if slip is False:
                 found = misspelt(keys)
-                slip = key_sets[keys] = f"neutral: key {found[0]!r} looks like a misspelt {found[1]!r}" if found else None
+                slip = key_sets[keys] = (f"neutral: key {found[0]!r} looks like a misspelt {found[1]!r}" if found
+                                         else None)
             if slip:
                 raise BadRow(slip)
             msg, has_group = to_message(row, f"{prefix}{n}")

@@ -63,7 +63,8 @@ def sniff(path: Path, head: str) -> bool:
 
 
 def _split_sender(raw: str) -> tuple[str, str | None]:
-    """`【管理员】Alice(10001)` -> ("Alice", "10001"); `Bob<b@x.com>` -> ("Bob", "b@x.com"); `Carol` -> ("Carol", None)."""
+    """`【管理员】Alice(10001)` -> ("Alice", "10001"); `Bob<b@x.com>` -> ("Bob", "b@x.com");
+    `Carol` -> ("Carol", None)."""
     raw = raw.strip()
     sender_id = None
     m = _ID_SUFFIX.fullmatch(raw)

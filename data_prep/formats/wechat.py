@@ -40,7 +40,8 @@ _REEDIT = re.compile(r"\s*<a\b[^>]*revoke_edit_click[^>]*>.*?</a>", re.S)
 
 
 def clean_markup(text: str) -> str:
-    """Plain text from a system notice: CDATA unwrapped, the ``重新编辑`` link dropped, tags removed, entities decoded."""
+    """Plain text from a system notice: CDATA unwrapped, the ``重新编辑`` link dropped, tags removed, entities
+    decoded."""
     if "<" in text:
         text = _REEDIT.sub("", _CDATA.sub(r"\1", text))
         text = _TAGS.sub("", text)

@@ -91,15 +91,16 @@ _PREFIX_KIND = re.compile(
 _PREFIX_KINDS = {"voice": Kind.VOICE, "file": Kind.FILE, "location": Kind.LOCATION, "card": Kind.CARD}
 # share.html is "title - appname"; plain " - " is common in text, so only well-known app names count.
 _APPS = frozenset((
-    "哔哩哔哩", "bilibili", "网易云音乐", "NetEase Cloud Music", "QQ音乐", "QQ Music", "酷狗音乐", "酷我音乐", "知乎", "微博",
-    "新浪微博", "小红书", "抖音", "快手", "淘宝", "天猫", "京东", "拼多多", "闲鱼", "美团", "大众点评", "饿了么", "携程旅行",
-    "飞猪旅行", "高德地图", "百度地图", "腾讯地图", "百度网盘", "腾讯视频", "爱奇艺", "优酷视频", "芒果TV", "今日头条",
-    "腾讯新闻", "网易新闻", "豆瓣", "微信读书", "腾讯文档", "WPS Office", "钉钉", "腾讯会议", "QQ浏览器", "UC浏览器", "喜马拉雅",
+    "哔哩哔哩", "bilibili", "网易云音乐", "NetEase Cloud Music", "QQ音乐", "QQ Music", "酷狗音乐", "酷我音乐",
+    "知乎", "微博", "新浪微博", "小红书", "抖音", "快手", "淘宝", "天猫", "京东", "拼多多", "闲鱼", "美团",
+    "大众点评", "饿了么", "携程旅行", "飞猪旅行", "高德地图", "百度地图", "腾讯地图", "百度网盘", "腾讯视频",
+    "爱奇艺", "优酷视频", "芒果TV", "今日头条", "腾讯新闻", "网易新闻", "豆瓣", "微信读书", "腾讯文档",
+    "WPS Office", "钉钉", "腾讯会议", "QQ浏览器", "UC浏览器", "喜马拉雅",
     "得到", "Keep", "滴滴出行", "支付宝", "QQ", "App Store", "YouTube", "Spotify"))
 _CHANNELS = ("视频号 ", "Channels ")  # channels.html: "text - 视频号 name"
 # Transfer status words (zh-Hans / en resources), used to find where a glued next sender's name starts.
-_TRANSFER_STATUS = re.compile(r"(.* - (?:已收款|已接收|已退还|已被接收|已被退还|已过期|转账|Accepted |Accepted|Rejected|Expired"
-                              r"|Transfer))(.+)$", re.S)
+_TRANSFER_STATUS = re.compile(r"(.* - (?:已收款|已接收|已退还|已被接收|已被退还|已过期|转账"
+                              r"|Accepted |Accepted|Rejected|Expired|Transfer))(.+)$", re.S)
 _INVALID_FILE_CHARS = str.maketrans("", "", '\\/:*?"<>|')
 _WXID = re.compile(r"wxid_[0-9A-Za-z_-]+")
 
