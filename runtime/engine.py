@@ -24,7 +24,6 @@ from typing import Protocol
 
 from core.chat_format import (
     count_prompt_tokens,
-    end_of_turn,
     escape_messages,
     fit,
     neutralise,
@@ -219,7 +218,8 @@ class OpenAIEngine:
     """An OpenAI-compatible server (vLLM with the LoRA, llama.cpp server, Ollama) renders the base's chat template
     itself; what it is sent makes that rendering the training one: message text with control strings
     neutralised, the template's reasoning switches off (``chat_template_kwargs``, as vLLM and llama.cpp's server
-    take them), and the end-of-turn id as a stop (vLLM's ``stop_token_ids``) for bases whose eos differs."""
+    take them), and the clone's stop ids (runtime.stops: the end of turn, eos ids, the template's markup) as vLLM's
+    ``stop_token_ids``, since vLLM drops special tokens from the text it returns and an invented turn would pass."""
 
     def __init__(self, url: str, model: str, decoding: Decoding, *, max_prompt_tokens: int, api_key: str | None,
                  timeout_s: float = 60.0, tokenizer=None):
@@ -234,7 +234,7 @@ class OpenAIEngine:
         self.count_tokens = (_template_counter(tokenizer) if tokenizer is not None
                              else lambda messages: sum(len(m["content"]) + 4 for m in messages) + 2)
         self.template_kwargs = template_kwargs(tokenizer) if tokenizer is not None else {"enable_thinking": False}
-        self.stop_token_ids = ([tokenizer.convert_tokens_to_ids(end_of_turn(tokenizer))] if tokenizer is not None
+        self.stop_token_ids = (sorted(stop_ids(tokenizer)) if tokenizer is not None
                                else None)
 
     @classmethod
