@@ -163,7 +163,9 @@ def end_of_turn(tokenizer) -> str:
         found = pattern.match(tail) if pattern is not None else None
         if found is None:
             raise TemplateError(f"the chat template closes an assistant turn with {tail[:20]!r}, not with one of the "
-                                "tokenizer's special tokens; choose an instruct/chat model whose template does")
+                                "tokenizer's special tokens, so the clone could not learn where its reply ends (some "
+                                "families, GLM-4 among them, end a turn only by opening the next one); choose a base "
+                                "whose template writes an end-of-turn token, e.g. one in README's table of families")
         _end_of_turn[tokenizer] = found[0]
     return _end_of_turn[tokenizer]
 
