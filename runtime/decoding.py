@@ -2,13 +2,15 @@
 leave between decoding steps (continuous batching).
 
 A decoding step reads the weights once for the whole batch, so concurrent chats and the evaluation's many prompts
-cost little more than one. Own loop rather than ``model.generate``, for two reasons:
+cost little more than one. Own loop rather than ``model.generate``, for three reasons:
 
 - a reply that has ended (any of ``runtime.stops.stop_ids``) leaves the batch at once, cache rows included; with
   ``generate`` every finished row keeps being computed until the longest reply is done, and chat replies vary a
   lot in length;
 - a new prompt joins the running batch at the next step: it is prefilled (with the other newcomers of that step),
-  and its KV-cache rows are appended to the running cache, instead of waiting for the batch to drain.
+  and its KV-cache rows are appended to the running cache, instead of waiting for the batch to drain;
+- with ``prefill_chunk``, a long prompt is prefilled a slice at a time, one slice per decoding step, so the
+  replies already running keep getting tokens while it joins instead of stalling for its whole prefill.
 
 Rows are left-padded in one shared cache; each row keeps its own position ids and attention-mask row, so a reply is
 what decoding its prompt alone gives: greedy results equal ``generate``'s and each prompt's own greedy decoding
@@ -18,12 +20,15 @@ which other replies share the batch (up to floating-point differences in the log
 which can flip a draw that lands exactly on a boundary).
 
 Prefill computes the logits of the last position only: the full [rows, prompt, vocab] logits of a real vocabulary
-(152k) would cost gigabytes for nothing.
+(152k) would cost gigabytes for nothing. Newcomers of very different lengths are prefilled in separate groups, so a
+short prompt is not padded to a long one's length.
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Collection, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from core.chat_format import prompt_ids, reply_text
 
@@ -39,25 +44,62 @@ class Decoding:
     seed: int = 0
 
 
+@dataclass
+class _Joining:
+    """Prompts on their way into the running batch: left-padded together, prefilled ``done`` columns so far."""
+    tags: list[Hashable]
+    ids: Any        # [rows, width]
+    mask: Any       # [rows, width]: 1 = real token
+    positions: Any  # [rows, width]
+    generators: list
+    cache: Any = field(default=None)
+    done: int = 0
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def keep(self, rows: list[int]) -> None:
+        import torch
+
+        index = torch.tensor(rows, device=self.ids.device)
+        self.ids, self.mask, self.positions = self.ids[index], self.mask[index], self.positions[index]
+        for layer in self.cache.layers:
+            if getattr(layer, "keys", None) is not None and layer.keys.numel():
+                layer.keys, layer.values = layer.keys[index], layer.values[index]
+        self.tags = [self.tags[r] for r in rows]
+        self.generators = [self.generators[r] for r in rows] if self.generators else []
+
+
 class Decoder:
     """A running decode batch: ``add`` prompts at any time, ``step`` until they are done.
 
-    Between steps every row is in one of two states, the same for all rows: its next token's logits are known
-    (after a prefill), or its last picked token still has to go through the model (after a step). Picking first and
-    running the model lazily lets ``step`` hand back finished replies before computing the others' next logits.
+    Between steps every running row is in one of two states, the same for all rows: its next token's logits are
+    known (after a prefill), or its last picked token still has to go through the model (after a step). Picking
+    first and running the model lazily lets ``step`` hand back finished replies before computing the others' next
+    logits.
+
+    ``prefill_chunk`` (tokens): None prefills what ``add`` gets at once, in ``add``. A number queues it instead;
+    every ``step`` then prefills up to that many prompt tokens (rows x columns) before decoding the running rows,
+    and prompts join the running batch once their last column is through. ``prefill_calls`` and ``step_calls``
+    count the model calls of each kind.
     """
 
-    def __init__(self, model, decoding: Decoding, *, stop_ids: Collection[int], pad_id: int):
+    def __init__(self, model, decoding: Decoding, *, stop_ids: Collection[int], pad_id: int,
+                 prefill_chunk: int | None = None):
         import torch
 
-        self.model, self.decoding, self.pad_id = model, decoding, pad_id
+        if prefill_chunk is not None and prefill_chunk < 1:
+            raise ValueError("prefill_chunk must be at least 1 token")
+        self.model, self.decoding, self.pad_id, self.prefill_chunk = model, decoding, pad_id, prefill_chunk
         self.device = next(model.parameters()).device
         self._stops = torch.tensor(sorted(stop_ids), device=self.device)
         self._cache_arg = _cache_argument(model)
+        self.prefill_calls = self.step_calls = 0
+        self._joining: deque[_Joining] = deque()
         self._reset()
 
     def _reset(self) -> None:
-        self.tags: list[Hashable] = []   # who each row answers, in batch order
+        self.tags: list[Hashable] = []   # who each running row answers, in batch order
         self._out: list[list[int]] = []  # tokens generated so far, per row
         self._generators: list = []      # per row, when sampling
         self._cache = None               # DynamicCache, rows left-padded to a common length
@@ -68,12 +110,18 @@ class Decoder:
         self._feed = None                # [rows]: ... or the last picked tokens, not yet run through the model
 
     def __len__(self) -> int:
-        return len(self.tags)
+        """Rows running and rows still being prefilled."""
+        return len(self.tags) + sum(map(len, self._joining))
+
+    @property
+    def joining(self) -> int:
+        """Rows whose prompt is not fully prefilled yet."""
+        return sum(map(len, self._joining))
 
     def add(self, prompts: Sequence[Sequence[int]], tags: Sequence[Hashable],
             seeds: Sequence[int] | None = None) -> None:
-        """Prefill ``prompts`` together and append them to the running batch; ``seeds``: one per prompt when
-        sampling (default 0)."""
+        """Queue ``prompts`` to join the running batch (prefilled now without ``prefill_chunk``, else over the
+        coming steps); ``seeds``: one per prompt when sampling (default 0)."""
         import torch
         from transformers import DynamicCache
 
@@ -81,36 +129,31 @@ class Decoder:
             return
         if any(len(p) == 0 for p in prompts):
             raise ValueError("empty prompt")
-        self._catch_up()
-        n, width = len(prompts), max(map(len, prompts))
-        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for row, p in enumerate(prompts):  # left padding: every row's next token sits in the last column
-            ids[row, width - len(p):] = torch.tensor(p)
-            mask[row, width - len(p):] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
-        with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                                logits_to_keep=1, **{self._cache_arg: cache}).logits[:, -1, :]
-        seen = None
-        if self.decoding.repetition_penalty != 1.0:  # tokens each row has seen, padding excluded
-            seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=self.device)
-            seen.scatter_(1, torch.where(mask.bool(), ids, ids[:, -1:]), True)  # padding counts as the last token
-        generators = []
-        if self.decoding.temperature > 0:
-            generators = [torch.Generator(device=self.device).manual_seed(s) for s in (seeds or [0] * n)]
-        self._join(cache, mask, positions[:, -1] + 1, logits, seen)
-        self.tags += tags
-        self._out += [[] for _ in range(n)]
-        self._generators += generators
+        seeds = list(seeds) if seeds is not None else [0] * len(prompts)
+        for group in _length_groups([len(p) for p in prompts]):
+            n, width = len(group), max(len(prompts[i]) for i in group)
+            ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((n, width), dtype=torch.long)
+            for row, i in enumerate(group):  # left padding: every row's next token sits in the last column
+                ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
+                mask[row, width - len(prompts[i]):] = 1
+            generators = []
+            if self.decoding.temperature > 0:
+                generators = [torch.Generator(device=self.device).manual_seed(seeds[i]) for i in group]
+            self._joining.append(_Joining([tags[i] for i in group], ids.to(self.device), mask.to(self.device),
+                                          (mask.cumsum(-1) - 1).clamp(min=0).to(self.device), generators,
+                                          DynamicCache()))
+        if self.prefill_chunk is None:
+            self._prefill(None)
 
     def step(self) -> list[tuple[Hashable, list[int]]]:
-        """One token for every row; the rows that ended (stop token, not kept, or max_new_tokens reached) leave
-        the batch and are returned as (tag, new tokens)."""
+        """One token for every running row (after this step's share of prefill, with ``prefill_chunk``); the rows
+        that ended (stop token, not kept, or max_new_tokens reached) leave the batch and are returned as
+        (tag, new tokens)."""
         import torch
 
+        if self._joining:
+            self._prefill(self.prefill_chunk)
         if not self.tags:
             return []
         self._catch_up()
@@ -130,9 +173,37 @@ class Decoder:
         return finished
 
     def drop(self, tags: Collection[Hashable]) -> None:
-        """Remove the rows of ``tags`` (replies nobody waits for any more)."""
+        """Remove the rows of ``tags`` (replies nobody waits for any more), running or still being prefilled."""
         if any(t in tags for t in self.tags):
             self._keep([r for r, t in enumerate(self.tags) if t not in tags])
+        for group in list(self._joining):
+            if any(t in tags for t in group.tags):
+                if rows := [r for r, t in enumerate(group.tags) if t not in tags]:
+                    group.keep(rows)
+                else:
+                    self._joining.remove(group)
+
+    def _prefill(self, budget: int | None) -> None:
+        """Run queued prompt columns through the model: all of them, or about ``budget`` tokens (at least one
+        column). A group whose last column is through joins the running batch."""
+        import torch
+
+        while self._joining and (budget is None or budget > 0):
+            group = self._joining[0]
+            rows, width = group.ids.shape
+            end = width if budget is None else min(width, group.done + max(1, budget // rows))
+            with torch.inference_mode():
+                logits = self.model(input_ids=group.ids[:, group.done:end], attention_mask=group.mask[:, :end],
+                                    position_ids=group.positions[:, group.done:end], use_cache=True,
+                                    logits_to_keep=1, **{self._cache_arg: group.cache}).logits[:, -1, :]
+            self.prefill_calls += 1
+            if budget is not None:
+                budget -= rows * (end - group.done)
+            group.done = end
+            if end == width:
+                self._joining.popleft()
+                self._catch_up()  # the running rows get their logits too, so all rows are in the same state
+                self._join(group, logits)
 
     def _catch_up(self) -> None:
         """Run the last picked tokens through the model: every row then has its next token's logits."""
@@ -145,26 +216,36 @@ class Decoder:
             self._logits = self.model(input_ids=self._feed[:, None], attention_mask=self._mask,
                                       position_ids=self._next_position[:, None], use_cache=True, logits_to_keep=1,
                                       **{self._cache_arg: self._cache}).logits[:, -1, :]
+        self.step_calls += 1
         self._next_position = self._next_position + 1
         self._feed = None
 
-    def _join(self, cache, mask, next_position, logits, seen) -> None:
+    def _join(self, group: _Joining, logits) -> None:
         """Append prefilled rows; the shorter of the two caches is left-padded (masked out) to the other's length."""
         import torch
 
+        seen = None
+        if self.decoding.repetition_penalty != 1.0:  # tokens each row has seen, padding excluded
+            seen = torch.zeros((len(group), logits.shape[-1]), dtype=torch.bool, device=self.device)
+            seen.scatter_(1, torch.where(group.mask.bool(), group.ids, group.ids[:, -1:]), True)  # pads: last token
+        next_position = group.positions[:, -1] + 1
         if not self.tags:
-            self._cache, self._mask, self._next_position, self._logits, self._seen = cache, mask, next_position, \
-                logits, seen
-            return
-        width = max(self._mask.shape[1], mask.shape[1])
-        for running, new in zip(self._cache.layers, cache.layers, strict=True):
-            running.keys = torch.cat([_left_pad(running.keys, width, -2), _left_pad(new.keys, width, -2)])
-            running.values = torch.cat([_left_pad(running.values, width, -2), _left_pad(new.values, width, -2)])
-        self._mask = torch.cat([_left_pad(self._mask, width, -1), _left_pad(mask, width, -1)])
-        self._next_position = torch.cat([self._next_position, next_position])
-        self._logits = torch.cat([self._logits, logits])
-        if seen is not None:
-            self._seen = torch.cat([self._seen, seen])
+            self._cache, self._mask, self._next_position, self._logits, self._seen = group.cache, group.mask, \
+                next_position, logits, seen
+        else:
+            width = max(self._mask.shape[1], group.mask.shape[1])
+            for running, new in zip(self._cache.layers, group.cache.layers, strict=True):
+                running.keys = torch.cat([_left_pad(running.keys, width, -2), _left_pad(new.keys, width, -2)])
+                running.values = torch.cat([_left_pad(running.values, width, -2),
+                                            _left_pad(new.values, width, -2)])
+            self._mask = torch.cat([_left_pad(self._mask, width, -1), _left_pad(group.mask, width, -1)])
+            self._next_position = torch.cat([self._next_position, next_position])
+            self._logits = torch.cat([self._logits, logits])
+            if seen is not None:
+                self._seen = torch.cat([self._seen, seen])
+        self.tags += group.tags
+        self._out += [[] for _ in group.tags]
+        self._generators += group.generators
 
     def _keep(self, rows: list[int]) -> None:
         """Keep only ``rows`` (batch order); cache columns that are padding in every kept row go too."""
@@ -186,6 +267,18 @@ class Decoder:
         self.tags = [self.tags[r] for r in rows]
         self._out = [self._out[r] for r in rows]
         self._generators = [self._generators[r] for r in rows] if self._generators else []
+
+
+def _length_groups(lengths: list[int]) -> list[list[int]]:
+    """Indices of prompts to prefill together, longest group first: a prompt shorter than its group's longest by more
+    than a quarter (and more than 32 tokens) starts a new group, so little compute goes to padding."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if groups and lengths[groups[-1][0]] - lengths[i] <= max(32, lengths[groups[-1][0]] // 4):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return [sorted(g) for g in groups]  # each in the order given
 
 
 def decode(model, prompts: list[list[int]], decoding: Decoding, *, stop_ids: Collection[int], pad_id: int,

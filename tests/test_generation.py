@@ -160,3 +160,78 @@ def test_any_stop_id_ends_a_reply(model, tok):
     cut = decode(model, batch, decoding, stop_ids={tok.eos_token_id, extra}, pad_id=tok.pad_token_id)
     assert cut[row] == free[row][:free[row].index(extra)]
     assert all(extra not in reply for reply in cut)
+
+
+@pytest.mark.parametrize("penalty", [1.0, 1.3])
+def test_a_prompt_prefilled_in_slices_gets_the_reply_it_gets_alone(model, tok, penalty):
+    """With prefill_chunk, a long prompt joins over several steps, a slice of its columns per step, while the
+    running rows keep getting a token every step; every reply equals its prompt decoded alone."""
+    decoding = Decoding(max_new_tokens=30, repetition_penalty=penalty)
+    endless = {"stop_ids": {len(tok) + 1}, "pad_id": tok.pad_token_id}  # no reply ends before max_new_tokens
+    by_length = sorted(prompts(tok), key=len)
+    short, long = by_length[:3], by_length[-1]
+    chunk = 4
+    decoder, got = Decoder(model, decoding, prefill_chunk=chunk, **endless), {}
+    decoder.add(short, [tuple(p) for p in short])
+    while decoder.joining:  # three rows share a 4-token slice: one column per step
+        got.update(decoder.step())
+    assert decoder.prefill_calls == max(map(len, short)) and not got
+    running, sliced = decoder._cache, decoder.prefill_calls
+    calls: list[tuple[int, int, bool]] = []  # (rows, tokens per row, whether it decodes the running rows)
+
+    def record(module, args, kwargs):
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        calls.append((*kwargs["input_ids"].shape, cache is running))
+
+    hook = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        decoder.add([long], [tuple(long)])
+        assert decoder.joining == 1 and len(decoder) == 4 and not calls  # queued, not prefilled yet
+        per_step = []
+        while decoder.joining:
+            before = len(calls)
+            got.update(decoder.step())
+            per_step.append(calls[before:])
+        while decoder:
+            got.update(decoder.step())
+    finally:
+        hook.remove()
+    assert {p: got[tuple(p)] for p in map(tuple, short + [long])} == {
+        tuple(p): decode(model, [p], decoding, **endless)[0] for p in short + [long]}
+    assert len(per_step) == -(-len(long) // chunk)  # one slice of at most 4 columns per step
+    for step_calls in per_step:  # each: the slice, then one token for the three running rows
+        (rows, tokens, decodes), (decoded_rows, one, _) = step_calls
+        assert (rows, decodes) == (1, False) and tokens <= chunk and one == 1 and decoded_rows == 3
+    assert sum(tokens for (_, tokens, _), _ in per_step) == len(long)
+    assert decoder.prefill_calls == sliced + len(per_step)
+
+
+def test_prompts_of_very_different_lengths_are_prefilled_apart(model, tok):
+    from runtime.decoding import _length_groups
+
+    assert _length_groups([10, 300, 290, 40, 200]) == [[1, 2], [4], [0, 3]]
+    assert _length_groups([20, 25, 40]) == [[0, 1, 2]]  # a few tokens of padding are cheaper than a model call
+    decoding = Decoding(max_new_tokens=20)
+    short = prompts(tok)[0]
+    long = short + [t for p in prompts(tok)[1:] for t in p][:60]
+    calls, hook = forwards(model)
+    try:
+        out = decode(model, [short, long], decoding, **stops(tok))
+    finally:
+        hook.remove()
+    assert [(rows, tokens) for rows, tokens, _ in calls[:2]] == [(1, len(long)), (1, len(short))]
+    assert out == [alone(model, tok, short, decoding), alone(model, tok, long, decoding)]
+
+
+def test_a_prompt_dropped_while_joining_never_joins(model, tok):
+    decoding = Decoding(max_new_tokens=20)
+    batch = prompts(tok)
+    decoder = Decoder(model, decoding, prefill_chunk=2, **stops(tok))
+    decoder.add(batch[:2], ["a", "b"])
+    decoder.step()  # a first slice of both
+    decoder.drop({"a"})
+    assert decoder.joining == 1
+    got = {}
+    while decoder:
+        got.update(decoder.step())
+    assert got == {"b": alone(model, tok, batch[1], decoding)}
