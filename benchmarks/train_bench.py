@@ -114,11 +114,12 @@ def chat_samples(cfg, tokenizer, n: int, seed: int, scratch: Path) -> tuple[list
 def plan(args, scratch: Path) -> dict:
     """Everything both children need, so they build the same model and see the same samples."""
     import torch
+    from transformers.utils import logging as hf_logging
+
     from core.config import Config
     from core.presets import resolve
     from runtime.models import load_tokenizer
     from training.prerequisites import ensure_base
-    from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     cuda = torch.cuda.is_available()
@@ -168,8 +169,9 @@ def plan(args, scratch: Path) -> dict:
 
 def build_model(spec: dict, attn: str, device: str):
     import torch
-    from runtime.models import load_model, torch_dtype
     from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from runtime.models import load_model, torch_dtype
 
     if spec["path"] is not None and spec["config"].get("num_hidden_layers") == _saved_layers(spec["path"]):
         model = load_model(spec["path"], spec["dtype"])
@@ -194,6 +196,7 @@ def _saved_layers(path: str) -> int:
 def wrap(setup: str, spec: dict, model):
     """The LoRA model, collator and loss of one setup."""
     import torch
+
     from core.config import Config
 
     cfg = Config.model_validate({"train": spec["train"]})
@@ -269,7 +272,7 @@ def run_setup(spec: dict, setup: str) -> dict:
             pass  # not Linux: the peak below then includes loading
     losses, real, slots, labelled = [], 0, 0, 0
     t0 = time.perf_counter()
-    for step, (chunk, batch) in enumerate(zip(chunks, batches)):
+    for step, (chunk, batch) in enumerate(zip(chunks, batches, strict=True)):
         if step == spec["warmup"]:
             sync()
             t0, real, slots, labelled = time.perf_counter(), 0, 0, 0
@@ -335,9 +338,10 @@ def report(args, spec: dict, runs: list[dict[str, dict]]) -> dict:
     mems = [mem_value(r["ours"]) / mem_value(r["stock"]) for r in runs
             if mem_value(r["ours"]) is not None and mem_value(r["stock"])]
     first = runs[0]["ours"]
-    loss_diff = max(abs(a - b) for r in runs for a, b in zip(r["stock"]["losses"], r["ours"]["losses"]))
+    loss_diff = max(abs(a - b) for r in runs for a, b in zip(r["stock"]["losses"], r["ours"]["losses"], strict=True))
     layers = spec["config"].get("num_hidden_layers")
-    print(f"\n{spec['name']} ({first['params']:,} params, {layers} layers, vocabulary {spec['config']['vocab_size']:,}; "
+    vocab = spec["config"]["vocab_size"]
+    print(f"\n{spec['name']} ({first['params']:,} params, {layers} layers, vocabulary {vocab:,}; "
           f"{first['trainable']:,} LoRA) on {first['device']}; samples: {spec['source']}; {args.batch} samples/step, "
           f"{args.steps} timed steps after {args.warmup} warm-up; labelled share "
           f"{first['labelled_share']:.0%}\n")
