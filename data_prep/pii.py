@@ -72,7 +72,7 @@ def luhn_valid(s: str) -> bool:
 
 def _card(d: str) -> bool:
     prefixes = _CARD_PREFIXES.get(len(d))
-    return bool(prefixes) and d.isdigit() and d.startswith(prefixes) and luhn_valid(d) and \
+    return prefixes is not None and d.isdigit() and d.startswith(prefixes) and luhn_valid(d) and \
         not (len(d) == 18 and _id_shaped(d))
 
 
@@ -137,7 +137,7 @@ class _Context:
             # "QQ号码", "order number": the word right before "number" says which number
             head = clause[:best_end - best_len].rstrip()
             before, gap = self.nearest(head) if head else (None, -1)
-            kind = before if gap == 0 and before != "generic" else "phone"
+            kind = before if before is not None and gap == 0 and before != "generic" else "phone"
         return kind, len(clause) - best_end
 
 
@@ -267,7 +267,8 @@ def _number_spans(text: str, start: int, end: int) -> list[Span]:
     # two numbers written next to each other ("13711112222 13733334444"): the longest known number from each
     # chunk on; away from the start only numbers that prove themselves (mobile prefix, check digit, Luhn), or an
     # area-code landline right after a number already found ("138 1234 5678 0755-2345 6789")
-    found, i, n = [], 0, len(chunks)
+    found: list[Span] = []
+    i, n = 0, len(chunks)
     while i < n:
         for j in range(n - 1 if i == 0 else n, i, -1):
             kind = _classify(chunks[i:j], plus and i == 0, ctx if i == 0 else None, clause, i == 0)
@@ -340,6 +341,7 @@ def spans(text: str) -> list[Span]:
     found: list[Span] = []
     for m in _PATTERN.finditer(text):
         kind = m.lastgroup
+        assert kind is not None  # every alternative of _PATTERN is a named group
         if kind == "number":
             found += _number_spans(text, m.start(), m.end())
         elif kind == "wechat":
@@ -358,7 +360,8 @@ def mask(text: str, counts: Counter) -> str:
     found = spans(text)
     if not found:
         return text
-    out, at = [], 0
+    out: list[str] = []
+    at = 0
     for start, end, kind in found:
         out += (text[at:start], PLACEHOLDER[kind])
         counts[kind] += 1

@@ -148,19 +148,20 @@ def decode(data: bytes) -> tuple[str, Decoding]:
     Nothing is rejected for a few bad bytes: each undecodable sequence becomes U+FFFD and is counted, with the line
     of the first, so the caller can report it.
     """
-    codec = name = None
-    body = data
+    codec: str | None = None
+    name, body = "", data
     for bom, label, c in _BOMS:
         if data.startswith(bom):
             codec, name, body = c, label, data[len(bom):]
             break
     if codec is None:
-        codec = name = _utf16_without_bom(data)
-    if codec is None:
-        try:
-            return data.decode("utf-8"), Decoding("utf-8")
-        except UnicodeDecodeError as e:
-            codec = name = "gb18030" if _prefer_gb18030(data, e.start) else "utf-8"
+        guess = _utf16_without_bom(data)
+        if guess is None:
+            try:
+                return data.decode("utf-8"), Decoding("utf-8")
+            except UnicodeDecodeError as e:
+                guess = "gb18030" if _prefer_gb18030(data, e.start) else "utf-8"
+        codec = name = guess
     text, bad = _lenient(body, codec)
     if not bad:
         return text, Decoding(name)

@@ -171,8 +171,8 @@ def _collect_decodings(log: ParseLog, path: Path) -> bool:
     surrogate check: its text has \\uD8xx-style escapes, or the parser read it without read_text (unknown)."""
     for p, decoding in take_decodings().items():
         log.decoded(p, decoding)
-    decoding = log.decodings.get(str(path))
-    return decoding is None or decoding.escapes
+    read = log.decodings.get(str(path))
+    return read is None or read.escapes
 
 
 def _line(msg: Message | None) -> int | None:

@@ -72,6 +72,10 @@ def _str(value: Any) -> str:
     return value.strip() if isinstance(value, str) else "" if value is None else str(value)
 
 
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else \
         int(value) if isinstance(value, str) and value.isdigit() else 0
@@ -81,15 +85,14 @@ def _int(value: Any) -> int:
 def _json_body(obj: dict, path: Path, line: int, log: ParseLog) -> tuple[Kind, str, str | None]:
     type_, sub = _int(obj.get("type")), _int(obj.get("subType"))
     content = _str(obj.get("content"))
-    contents = obj.get("contents") if isinstance(obj.get("contents"), dict) else {}
+    contents = _dict(obj.get("contents"))
     kind, label = code_kind(type_, sub) or (Kind.OTHER, "[应用消息]")
     if kind is Kind.TEXT:
-        refer = contents.get("refer") if isinstance(contents.get("refer"), dict) else {}
+        refer = _dict(contents.get("refer"))
         quoted = _str(refer.get("content"))
         return kind, content or _str(contents.get("title")), (None if looks_like_xml(quoted) else quoted or None)
     if kind is Kind.FORWARD:
-        record = contents.get("recordInfo") if isinstance(contents.get("recordInfo"), dict) else {}
-        items = (record.get("DataList") or {}).get("DataItems") if isinstance(record.get("DataList"), dict) else None
+        items = _dict(_dict(contents.get("recordInfo")).get("DataList")).get("DataItems")
         for _ in range(len(items) if isinstance(items, list) else 0):
             log.skip(path, line, "forwarded history item")
     if type_ == 10000 or (kind is Kind.SYSTEM and content):

@@ -210,13 +210,14 @@ def _parse_csv(path: Path, text: str, log: ParseLog) -> Iterator[Message]:
         try:
             when = fromiso(row[8])
         except ValueError:
-            when = parse_time(row[8])
-            if when is None:
+            parsed = parse_time(row[8])
+            if parsed is None:
                 try:
-                    when = datetime.fromtimestamp(int(row[5]))
+                    parsed = datetime.fromtimestamp(int(row[5]))
                 except (ValueError, OverflowError, OSError):
                     log.skip(path, line, "row: bad time")
                     return
+            when = parsed
         mine = row[4] == "1"
         notice = kind is Kind.SYSTEM or kind is Kind.RECALL
         group_notice = notice and GROUP_NOTICE.search(body) is not None
@@ -488,7 +489,8 @@ def _txt_records(path: Path, text: str, log: ParseLog) -> list[_Record]:
     damaged = [(m.start(1), m.end(), None, "") for m in _OTHER_AFTER_BLANK.finditer(text)
                if near_header(m[1], _TXT_HEADER)]
     if damaged:
-        heads = sorted(heads + damaged, key=lambda h: h[0])
+        heads.extend(damaged)
+        heads.sort(key=lambda h: h[0])
     records: list[_Record] = []
     if not heads:
         return records

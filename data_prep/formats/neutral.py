@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Literal, overload
 
 from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, read_text
@@ -111,6 +112,10 @@ def to_time(value: object) -> datetime:
     raise BadRow("neutral: bad time")
 
 
+@overload
+def to_str(value: object, field: str, required: Literal[True] = True) -> str: ...
+@overload
+def to_str(value: object, field: str, required: bool) -> str | None: ...
 def to_str(value: object, field: str, required: bool = True) -> str | None:
     """Strings as they are; numbers (ids written without quotes) as text; empty → missing (None if optional)."""
     if value is None or value == "":
@@ -166,11 +171,10 @@ def to_message(row: dict, source: str) -> tuple[Message, bool]:
     has_group = value is not None and value != ""
     is_group = False
     if has_group:
-        is_group = _BOOLS.get(value) if type(value) in (bool, str, int) else None
-        if is_group is None:
-            is_group = to_bool(value, "is_group")
+        given = _BOOLS.get(value) if type(value) in (bool, str, int) else None
+        is_group = to_bool(value, "is_group") if given is None else given
     value = get("kind")
-    kind = _KINDS.get(value, Kind.TEXT) if value is None or type(value) is str and value in _KINDS else to_kind(value)
+    kind = Kind.TEXT if value is None else _KINDS[value] if type(value) is str and value in _KINDS else to_kind(value)
     value = get("chat_id")
     chat_id = value if type(value) is str and value else to_str(value, "chat_id", False) or chat
     value = get("quote")

@@ -96,8 +96,9 @@ def _kind(sender: str, body: str) -> Kind:
         return Kind.SYSTEM
     if body[0] == "[" and body[-1] == "]" and _PLACEHOLDER.fullmatch(body):
         kinds = {_PLACEHOLDER_KIND.get(t) for t in _PLACEHOLDER_TOKEN.findall(body)}
-        if len(kinds) == 1 and None not in kinds:
-            return kinds.pop()
+        only = kinds.pop() if len(kinds) == 1 else None
+        if only is not None:
+            return only
     return Kind.TEXT
 
 
@@ -140,7 +141,7 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     # The message being read is lines[start:i] after its header at lines[start - 1]; plain locals instead of a
     # per-message container keep garbage-collector work down on million-message files.
     start = -1  # -1: between messages
-    time: datetime | None = None
+    time = datetime.min  # the message being read's (set with start)
     who: tuple[str, str | None, bool] = ("", None, False)
     swallow = False  # reading the body of a message whose header was unusable (already one skip)
     seen_header = False
@@ -165,16 +166,18 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
                 if start >= 0:
                     finish(i)
                 seen_header = True
-                time = _header_time(line, m)
-                if time is None:
+                when = _header_time(line, m)
+                if when is None:
                     log.skip(path, i + 1, "qq: bad header time")
                     start, swallow = -1, True
                     continue
-                raw = m[8]
-                who = senders.get(raw)  # type: ignore[assignment]
-                if who is None:
+                time, raw = when, m[8]
+                known = senders.get(raw)
+                if known is None:
                     name, sender_id = _split_sender(raw)
-                    who = senders[raw] = (name, sender_id, name in me or (sender_id is not None and sender_id in me))
+                    known = senders[raw] = (name, sender_id,
+                                            name in me or (sender_id is not None and sender_id in me))
+                who = known
                 if who[1] is not None and who[0] not in _SYSTEM_SENDERS:  # 系统消息(10000) shows in private chats too
                     chat.has_ids = True
                 start, swallow = i + 1, False

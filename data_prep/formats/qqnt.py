@@ -203,7 +203,8 @@ def _render_v5(mtype: str, line: str, elements: list) -> tuple[str, Kind, str | 
     forwarded = 0
     for el in elements[1:]:
         etype = el.get("type") if type(el) is dict else None
-        data = el.get("data") if type(el) is dict and type(el.get("data")) is dict else {}
+        raw = el.get("data") if type(el) is dict else None
+        data = raw if type(raw) is dict else {}
         if etype == "reply":
             q = _str(data.get("content"))
             quote = q if q and q != _REPLY_PLACEHOLDER else None
@@ -232,6 +233,7 @@ def _message(obj: Any, chat: _Chat, path: Path, prefix: str, line: int, log: Par
         log.skip(path, line, "qqnt: not a message object")
         return None
     ts = obj.get("timestamp")
+    time: datetime | None
     if type(ts) is int and 100_000_000_000 < ts < 100_000_000_000_000:  # the usual ms timestamp: fast path
         time = datetime.fromtimestamp(ts / 1000)
     else:

@@ -330,10 +330,11 @@ def _parse_chat(path: Path, log: ParseLog, me: frozenset[str], chat: dict, my_id
         try:  # the common case inline; anything unusual goes through message_time
             time = fromiso(m["date"])
         except (KeyError, ValueError, TypeError, OverflowError, OSError):
-            time = message_time(m)
-            if time is None:
+            parsed = message_time(m)
+            if parsed is None:
                 log.skip(path, line, "telegram: bad date")
                 continue
+            time = parsed
         text = m.get("text", _NO_TEXT)
         if type(text) is not str:
             text = join_text(text) if text is not _NO_TEXT else join_text(m.get("text_entities"))

@@ -216,6 +216,7 @@ class _Builder:
         self.group_event = False
 
     def add(self, line_no: int, time: datetime, rest: str, more: list[str] | None) -> None:
+        author: str | None
         author, sep, text = rest.partition(": ")
         if not sep or not author or author[0] == "~" or len(author) > 80 or '"' in author or "“" in author:
             author, text = _split_author(rest)  # the rare cases
@@ -297,6 +298,7 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     # per-message container keep garbage-collector work down on million-message files.
     start = -1  # -1: none
     time: datetime | None = None
+    at = datetime.min  # the time of the message being read (while start >= 0)
     rest = ""
     swallow = False  # inside a message whose header was unusable (already counted as one skip)
     for i, line in enumerate(lines):
@@ -305,27 +307,28 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
             m = _HEADER.match(line)
             if m:
                 if start >= 0:
-                    out.add(start, time, rest, lines[start:i] if i > start else None)
+                    out.add(start, at, rest, lines[start:i] if i > start else None)
                 key = line[:m.start(9)]
-                time = times.get(key, False)  # type: ignore[assignment]
-                if time is False:
+                try:
+                    time = times[key]
+                except KeyError:
                     time = times[key] = _time(m, day_first)
                 if time is None:
                     log.skip(path, i + 1, "whatsapp: bad date/time")
                     start, swallow = -1, True
                 else:
-                    start, rest, swallow = i + 1, m[9], False
+                    start, at, rest, swallow = i + 1, time, m[9], False
                 continue
         if _damaged_header(line):
             if start >= 0:
-                out.add(start, time, rest, lines[start:i] if i > start else None)
+                out.add(start, at, rest, lines[start:i] if i > start else None)
             log.skip(path, i + 1, "whatsapp: malformed header line")
             start, swallow = -1, True
             continue
         if start < 0 and not swallow and line.strip():
             log.skip(path, i + 1, "whatsapp: text before first message")
     if start >= 0:
-        out.add(start, time, rest, lines[start:] if len(lines) > start else None)
+        out.add(start, at, rest, lines[start:] if len(lines) > start else None)
     yield from out.finish()
 
 
