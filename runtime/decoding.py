@@ -10,7 +10,10 @@ cost little more than one. Own loop rather than ``model.generate``, for three re
 - a new prompt joins the running batch at the next step: it is prefilled (with the other newcomers of that step),
   and its KV-cache rows are appended to the running cache, instead of waiting for the batch to drain;
 - with ``prefill_chunk``, a long prompt is prefilled a slice at a time, one slice per decoding step, so the
-  replies already running keep getting tokens while it joins instead of stalling for its whole prefill.
+  replies already running keep getting tokens while it joins instead of stalling for its whole prefill;
+- with ``prefix_tokens``, a chat's next turn reuses the keys and values of its previous prompt and reply, and is
+  prefilled only from where it differs (what the friend said since, and any difference in how the reply was
+  re-tokenized).
 
 Rows are left-padded in one shared cache; each row keeps its own position ids and attention-mask row, so a reply is
 what decoding its prompt alone gives: greedy results equal ``generate``'s and each prompt's own greedy decoding
@@ -25,6 +28,7 @@ short prompt is not padded to a long one's length.
 """
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +57,8 @@ class _Joining:
     positions: Any  # [rows, width]
     generators: list
     cache: Any = field(default=None)
-    done: int = 0
+    prompts: list[list[int]] = field(default_factory=list)
+    done: int = 0  # columns already in the cache (reused from the prefix store, or prefilled)
 
     def __len__(self) -> int:
         return len(self.tags)
@@ -67,6 +72,7 @@ class _Joining:
             if getattr(layer, "keys", None) is not None and layer.keys.numel():
                 layer.keys, layer.values = layer.keys[index], layer.values[index]
         self.tags = [self.tags[r] for r in rows]
+        self.prompts = [self.prompts[r] for r in rows]
         self.generators = [self.generators[r] for r in rows] if self.generators else []
 
 
@@ -80,12 +86,18 @@ class Decoder:
 
     ``prefill_chunk`` (tokens): None prefills what ``add`` gets at once, in ``add``. A number queues it instead;
     every ``step`` then prefills up to that many prompt tokens (rows x columns) before decoding the running rows,
-    and prompts join the running batch once their last column is through. ``prefill_calls`` and ``step_calls``
-    count the model calls of each kind.
+    and prompts join the running batch once their last column is through.
+
+    ``prefix_tokens``: with more than 0, the keys and values of finished replies (prompt and reply, up to that many
+    tokens in all) are kept, and a new prompt that starts like one of them (a chat's next turn) is prefilled only
+    from where they differ.
+
+    ``prefill_calls``/``step_calls`` count the model calls of each kind; ``prompt_tokens``/``reused_tokens``, the
+    prompt tokens added and those of them that came from the kept replies.
     """
 
     def __init__(self, model, decoding: Decoding, *, stop_ids: Collection[int], pad_id: int,
-                 prefill_chunk: int | None = None):
+                 prefill_chunk: int | None = None, prefix_tokens: int = 0):
         import torch
 
         if prefill_chunk is not None and prefill_chunk < 1:
@@ -95,11 +107,14 @@ class Decoder:
         self._stops = torch.tensor(sorted(stop_ids), device=self.device)
         self._cache_arg = _cache_argument(model)
         self.prefill_calls = self.step_calls = 0
+        self.prompt_tokens = self.reused_tokens = 0  # prompt tokens added, and how many came from the store
+        self._prefixes = _Prefixes(prefix_tokens, self.device) if prefix_tokens > 0 else None
         self._joining: deque[_Joining] = deque()
         self._reset()
 
     def _reset(self) -> None:
         self.tags: list[Hashable] = []   # who each running row answers, in batch order
+        self._prompts: list[list[int]] = []  # per row
         self._out: list[list[int]] = []  # tokens generated so far, per row
         self._generators: list = []      # per row, when sampling
         self._cache = None               # DynamicCache, rows left-padded to a common length
@@ -123,26 +138,33 @@ class Decoder:
         """Queue ``prompts`` to join the running batch (prefilled now without ``prefill_chunk``, else over the
         coming steps); ``seeds``: one per prompt when sampling (default 0)."""
         import torch
-        from transformers import DynamicCache
 
         if not prompts:
             return
         if any(len(p) == 0 for p in prompts):
             raise ValueError("empty prompt")
         seeds = list(seeds) if seeds is not None else [0] * len(prompts)
-        for group in _length_groups([len(p) for p in prompts]):
-            n, width = len(group), max(len(prompts[i]) for i in group)
-            ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((n, width), dtype=torch.long)
-            for row, i in enumerate(group):  # left padding: every row's next token sits in the last column
-                ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
-                mask[row, width - len(prompts[i]):] = 1
+        reused = [self._prefixes.match(p) if self._prefixes is not None else (0, None) for p in prompts]
+        self.prompt_tokens += sum(map(len, prompts))
+        self.reused_tokens += sum(n for n, _ in reused)
+        for group in _length_groups([len(p) - n for p, (n, _) in zip(prompts, reused, strict=True)]):
+            # columns: the reused prefixes (already computed, left-padded to the longest), then the rest of each
+            # prompt (left-padded): a row's real tokens may have a gap of padding between the two, masked out
+            held, width = max(reused[i][0] for i in group), max(len(prompts[i]) - reused[i][0] for i in group)
+            ids = torch.full((len(group), held + width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(group), held + width), dtype=torch.long)
+            for row, i in enumerate(group):
+                p, n = prompts[i], reused[i][0]
+                ids[row, held - n:held], ids[row, held + width - (len(p) - n):] = torch.tensor(p[:n]), \
+                    torch.tensor(p[n:])
+                mask[row, held - n:held] = mask[row, held + width - (len(p) - n):] = 1
             generators = []
             if self.decoding.temperature > 0:
                 generators = [torch.Generator(device=self.device).manual_seed(seeds[i]) for i in group]
-            self._joining.append(_Joining([tags[i] for i in group], ids.to(self.device), mask.to(self.device),
-                                          (mask.cumsum(-1) - 1).clamp(min=0).to(self.device), generators,
-                                          DynamicCache()))
+            self._joining.append(_Joining(
+                [tags[i] for i in group], ids.to(self.device), mask.to(self.device),
+                (mask.cumsum(-1) - 1).clamp(min=0).to(self.device), generators,
+                _held_cache([reused[i] for i in group], held), [list(prompts[i]) for i in group], done=held))
         if self.prefill_chunk is None:
             self._prefill(None)
 
@@ -165,6 +187,9 @@ class Decoder:
                 self._out[row].append(t)
             (done if stop or len(self._out[row]) >= self.decoding.max_new_tokens else keep).append(row)
         finished = [(self.tags[r], self._out[r]) for r in done]
+        if self._prefixes is not None:
+            for r in done:
+                self._prefixes.put(self._prompts[r] + self._out[r], self._cache, r, self._mask[r].bool())
         self._logits, self._feed = None, token
         if self._seen is not None:
             self._seen[torch.arange(len(token), device=self.device), token] = True
@@ -192,6 +217,8 @@ class Decoder:
             group = self._joining[0]
             rows, width = group.ids.shape
             end = width if budget is None else min(width, group.done + max(1, budget // rows))
+            if end == width:  # the running rows get their logits too, so all rows are in the same state after it
+                self._catch_up()
             with torch.inference_mode():
                 logits = self.model(input_ids=group.ids[:, group.done:end], attention_mask=group.mask[:, :end],
                                     position_ids=group.positions[:, group.done:end], use_cache=True,
@@ -202,7 +229,6 @@ class Decoder:
             group.done = end
             if end == width:
                 self._joining.popleft()
-                self._catch_up()  # the running rows get their logits too, so all rows are in the same state
                 self._join(group, logits)
 
     def _catch_up(self) -> None:
@@ -244,6 +270,7 @@ class Decoder:
             if seen is not None:
                 self._seen = torch.cat([self._seen, seen])
         self.tags += group.tags
+        self._prompts += group.prompts
         self._out += [[] for _ in group.tags]
         self._generators += group.generators
 
@@ -265,8 +292,82 @@ class Decoder:
             if (value := getattr(self, name)) is not None:
                 setattr(self, name, value[index])
         self.tags = [self.tags[r] for r in rows]
+        self._prompts = [self._prompts[r] for r in rows]
         self._out = [self._out[r] for r in rows]
         self._generators = [self._generators[r] for r in rows] if self._generators else []
+
+
+class _Prefixes:
+    """Keys and values of finished replies' whole sequences (prompt and reply), so that a later prompt starting
+    the same way (the same chat's next turn: its previous prompt, the reply, then what the friend said since; or
+    just the same system prompt) prefills only what comes after. At most ``max_tokens`` tokens are held, the least
+    recently used go first; a sequence another one extends goes at once."""
+
+    def __init__(self, max_tokens: int, device):
+        import collections
+
+        self.max_tokens, self.device = max_tokens, device
+        self._entries: collections.OrderedDict[int, tuple[Any, list]] = collections.OrderedDict()
+        self._ids = itertools.count()
+        self.tokens = 0
+
+    def put(self, tokens: list[int], cache, row: int, real) -> None:
+        """The sequence ``tokens`` of cache row ``row``: its columns where ``real``; the cache holds every token
+        but the last picked ones, which never went through the model."""
+        import torch
+
+        held = int(real.sum())
+        if held < 2 or held > self.max_tokens:
+            return
+        seq = torch.tensor(tokens[:held], device=self.device)
+        for key, (other, _) in list(self._entries.items()):  # what this one extends is redundant now
+            if len(other) <= held and torch.equal(other, seq[:len(other)]):
+                self._drop(key)
+        self._entries[next(self._ids)] = (seq, [(layer.keys[row][:, real], layer.values[row][:, real])
+                                                for layer in cache.layers])
+        self.tokens += held
+        while self.tokens > self.max_tokens:
+            self._drop(next(iter(self._entries)))
+
+    def match(self, prompt: Sequence[int]) -> tuple[int, list | None]:
+        """(n, per layer (keys, values) of n positions [heads, n, dim]): the longest stored start of ``prompt``,
+        at most all but its last token (whose logits the prefill must compute)."""
+        import torch
+
+        if not self._entries or len(prompt) < 2:
+            return 0, None
+        p = torch.tensor(prompt[:-1], device=self.device)
+        best, best_key = 0, None
+        for key, (seq, _) in self._entries.items():
+            n = min(len(seq), len(p))
+            same = int((seq[:n] == p[:n]).int().cumprod(0).sum())  # leading tokens in common
+            if same > best:
+                best, best_key = same, key
+        if best_key is None:
+            return 0, None
+        self._entries.move_to_end(best_key)
+        return best, [(k[:, :best], v[:, :best]) for k, v in self._entries[best_key][1]]
+
+    def _drop(self, key: int) -> None:
+        seq, _ = self._entries.pop(key)
+        self.tokens -= len(seq)
+
+
+def _held_cache(reused: list[tuple[int, list | None]], held: int):
+    """A cache holding each row's reused prefix, left-padded to ``held`` columns (empty when nothing is reused)."""
+    from transformers import DynamicCache
+
+    if not held:
+        return DynamicCache()
+    layers = []
+    for j, (k, v) in enumerate(next(kv for n, kv in reused if n)):
+        keys = k.new_zeros((len(reused), k.shape[0], held, k.shape[-1]))
+        values = v.new_zeros((len(reused), v.shape[0], held, v.shape[-1]))
+        for row, (n, kv) in enumerate(reused):
+            if n:
+                keys[row, :, held - n:], values[row, :, held - n:] = kv[j]
+        layers.append((keys, values))
+    return DynamicCache(layers)
 
 
 def _length_groups(lengths: list[int]) -> list[list[int]]:

@@ -2,6 +2,8 @@
 changing what they say, sampling is seeded per reply."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from runtime.decoding import Decoder, Decoding, decode, generate_replies
@@ -199,10 +201,12 @@ def test_a_prompt_prefilled_in_slices_gets_the_reply_it_gets_alone(model, tok, p
     assert {p: got[tuple(p)] for p in map(tuple, short + [long])} == {
         tuple(p): decode(model, [p], decoding, **endless)[0] for p in short + [long]}
     assert len(per_step) == -(-len(long) // chunk)  # one slice of at most 4 columns per step
-    for step_calls in per_step:  # each: the slice, then one token for the three running rows
+    # each step: one slice and one token for the three running rows (the last slice after that token, as an
+    # unsliced prefill would come: then all rows have their next logits at once)
+    for step_calls in per_step[:-1] + [per_step[-1][::-1]]:
         (rows, tokens, decodes), (decoded_rows, one, _) = step_calls
         assert (rows, decodes) == (1, False) and tokens <= chunk and one == 1 and decoded_rows == 3
-    assert sum(tokens for (_, tokens, _), _ in per_step) == len(long)
+    assert sum(tokens for (_, tokens, _), _ in per_step[:-1]) + per_step[-1][1][1] == len(long)
     assert decoder.prefill_calls == sliced + len(per_step)
 
 
@@ -235,3 +239,81 @@ def test_a_prompt_dropped_while_joining_never_joins(model, tok):
     while decoder:
         got.update(decoder.step())
     assert got == {"b": alone(model, tok, batch[1], decoding)}
+
+
+def test_a_chats_next_turn_prefills_only_what_is_new(model, tok):
+    """With prefix_tokens, a finished reply's keys and values stay; the chat's next prompt (its previous prompt,
+    the reply, a new message) is prefilled from where it differs, alongside a prompt that reuses nothing, and both
+    replies equal their prompts decoded alone."""
+    from core.chat_format import prompt_ids
+
+    decoding = Decoding(max_new_tokens=16)
+    decoder, got = Decoder(model, decoding, prefix_tokens=4096, **stops(tok)), {}
+    conv = CONVS[1]
+    first = prompt_ids(tok, conv, 400)[0]
+    decoder.add([first], ["first"])
+    while decoder:
+        got.update(decoder.step())
+    assert decoder.reused_tokens == 0 and got["first"]
+    conv = [*conv, {"role": "assistant", "content": tok.decode(got["first"], skip_special_tokens=True)},
+            {"role": "user", "content": "好呀，几点？"}]
+    second, fresh = prompt_ids(tok, conv, 400)[0], prompts(tok)[2]
+    assert second[:len(first)] == first
+    n_second, n_fresh = decoder._prefixes.match(second)[0], decoder._prefixes.match(fresh)[0]
+    assert len(first) + len(got["first"]) == n_second  # the whole first turn; from the reply's end on, it differs
+    assert n_fresh == len(os.path.commonprefix([first, fresh])) > 0  # another chat: the same template start
+    calls, hook = forwards(model)
+    try:
+        decoder.add([second, fresh], ["second", "fresh"])
+        while decoder:
+            got.update(decoder.step())
+    finally:
+        hook.remove()
+    assert decoder.reused_tokens == n_second + n_fresh
+    assert calls[0][:2] == (2, max(len(second) - n_second, len(fresh) - n_fresh))  # one prefill of what is new
+    assert all(tokens == 1 for _, tokens, _ in calls[1:])
+    assert got["second"] == alone(model, tok, second, decoding)
+    assert got["fresh"] == alone(model, tok, fresh, decoding)
+
+
+def test_prompts_reusing_different_lengths_share_one_prefill(model, tok):
+    """Rows reusing prefixes of different lengths (or none) are prefilled together: the reused parts are
+    left-padded to the longest, the rest of each prompt after them, with padding between the two masked out."""
+    decoding = Decoding(max_new_tokens=12)
+    batch = prompts(tok)
+    decoder, got = Decoder(model, decoding, prefix_tokens=4096, **stops(tok)), {}
+    decoder.add(batch[:2], ["a", "b"])
+    while decoder:
+        got.update(decoder.step())
+    tail = prompts(tok)[3][-6:]  # the same few tokens after each: equal rest lengths, one group
+    extended = [batch[0] + got["a"] + tail, batch[1] + got["b"] + tail, batch[4] + tail]
+    calls, hook = forwards(model)
+    try:
+        decoder.add(extended, ["a2", "b2", "new"])
+        while decoder:
+            got.update(decoder.step())
+    finally:
+        hook.remove()
+    assert [rows for rows, tokens, _ in calls if tokens > 1] == [3]
+    assert decoder.reused_tokens >= len(batch[0]) + len(batch[1])
+    for tag, prompt in zip(["a2", "b2", "new"], extended, strict=True):
+        assert got[tag] == alone(model, tok, prompt, decoding), tag
+
+
+def test_the_kept_replies_stay_within_their_token_budget(model, tok):
+    from runtime.decoding import _Prefixes
+
+    decoder = Decoder(model, Decoding(max_new_tokens=8), prefix_tokens=4096, **stops(tok))
+    batch = prompts(tok)
+    decoder.add(batch, list(range(len(batch))))
+    while decoder:
+        decoder.step()
+    store: _Prefixes = decoder._prefixes
+    assert len(store._entries) == len(batch) and store.tokens == sum(len(s) for s, _ in store._entries.values())
+    n, kv = store.match(batch[3] + [7, 8, 9])
+    assert n >= len(batch[3]) and kv[0][0].shape[1] == n
+    small = Decoder(model, Decoding(max_new_tokens=8), prefix_tokens=2 * max(map(len, batch)), **stops(tok))
+    small.add(batch, list(range(len(batch))))
+    while small:
+        small.step()
+    assert 0 < small._prefixes.tokens <= 2 * max(map(len, batch)) and len(small._prefixes._entries) <= 2
