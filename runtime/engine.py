@@ -99,14 +99,21 @@ def _leave_a_core(model) -> None:
 class LocalEngine:
     """Continuous batching on one worker thread: before every decoding step, queued requests join the running
     batch (up to ``max_batch`` rows) and finished replies leave it, so a new message never waits for a batch to
-    drain, and the event loop never waits for the model."""
+    drain, and the event loop never waits for the model.
+
+    A joining prompt is prefilled ``prefill_chunk`` tokens per decoding step (None: at once), so a long one does
+    not stall the replies being written; the last ``prefix_tokens`` tokens of finished replies' keys and values
+    are kept, so a chat's next message is prefilled only from what is new since the reply (0: nothing kept)."""
 
     def __init__(self, model, tokenizer, decoding: Decoding, *, max_prompt_tokens: int, max_batch: int = 16,
-                 batch_wait_s: float = 0.01):
+                 batch_wait_s: float = 0.01, prefill_chunk: int | None = 256, prefix_tokens: int = 16384):
         self.model, self.tokenizer, self.decoding = model, tokenizer, decoding
         self.max_prompt_tokens, self.max_batch, self.batch_wait_s = max_prompt_tokens, max_batch, batch_wait_s
+        self.prefill_chunk, self.prefix_tokens = prefill_chunk, prefix_tokens
         self.count_tokens = _template_counter(tokenizer)
-        self.prefills = self.steps = 0  # model calls of each kind (the benchmark and tests read them)
+        # what the decoders did (the benchmark and tests read it): prefill model calls, decoding steps, prompt
+        # tokens, and prompt tokens whose keys and values were reused rather than computed
+        self.prefills = self.steps = self.prompt_tokens = self.reused_tokens = 0
         self._stops = stop_ids(tokenizer, model)
         self._pending: collections.deque[_Request] = collections.deque()
         self._wake = threading.Condition()
@@ -170,26 +177,33 @@ class LocalEngine:
         _leave_a_core(self.model)
 
         def fresh() -> Decoder:
-            return Decoder(self.model, self.decoding, stop_ids=self._stops, pad_id=pad_id(self.tokenizer))
+            return Decoder(self.model, self.decoding, stop_ids=self._stops, pad_id=pad_id(self.tokenizer),
+                           prefill_chunk=self.prefill_chunk, prefix_tokens=self.prefix_tokens)
 
-        decoder, active = fresh(), set()
+        def count(decoder: Decoder, base: tuple[int, int, int]) -> None:
+            self.prefills, self.prompt_tokens, self.reused_tokens = (
+                b + n for b, n in zip(base, (decoder.prefill_calls, decoder.prompt_tokens, decoder.reused_tokens),
+                                      strict=True))
+
+        decoder, active, base = fresh(), set(), (0, 0, 0)
         while (admitted := self._admit(self.max_batch - len(decoder))) is not None:
             admitted, prompts = self._prompts(admitted)
             active.update(admitted)
             try:
                 if admitted:
                     decoder.add(prompts, admitted, [r.seed for r in admitted])
-                    self.prefills += 1
                 if gone := {r for r in active if r.future.cancelled()}:
                     decoder.drop(gone)
                     active -= gone
                 finished = decoder.step()
                 self.steps += 1
+                count(decoder, base)
             except Exception as exc:  # noqa: BLE001 - a failed step fails the replies in flight, not the engine
                 log.exception("local engine: generation failed")
                 for r in active:
                     r.settle(error=exc)
-                decoder, active = fresh(), set()
+                count(decoder, base)
+                decoder, active, base = fresh(), set(), (self.prefills, self.prompt_tokens, self.reused_tokens)
                 continue
             for r, tokens in finished:
                 active.discard(r)

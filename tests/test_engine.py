@@ -111,6 +111,26 @@ async def test_generation_does_not_block_the_event_loop(model, tok):
     assert engine.prefills == 4 and ticks > 5
 
 
+async def test_a_chats_next_message_reuses_its_last_turn(model, tok):
+    """The engine keeps finished replies' keys and values: the chat's next message is prefilled from the end of
+    the last reply on, and gets the reply an engine keeping nothing gives."""
+    keeping = LocalEngine(model, tok, Decoding(max_new_tokens=12), max_prompt_tokens=200, max_batch=4)
+    plain = LocalEngine(model, tok, Decoding(max_new_tokens=12), max_prompt_tokens=200, max_batch=4,
+                        prefill_chunk=None, prefix_tokens=0)
+    try:
+        chat = list(CHATS[0])
+        for text in ("周末有空吗", "那就周六吧"):
+            first = await keeping.reply(chat)
+            assert first == await plain.reply(chat)
+            chat += [{"role": "assistant", "content": first}, {"role": "user", "content": text}]
+        assert await keeping.reply(chat) == await plain.reply(chat)
+    finally:
+        await keeping.aclose()
+        await plain.aclose()
+    assert plain.reused_tokens == 0 and plain.prompt_tokens == keeping.prompt_tokens
+    assert keeping.reused_tokens > keeping.prompt_tokens / 2  # the later turns came mostly from the kept ones
+
+
 async def test_prompt_tokens_are_counted_with_the_template(engine, tok):
     text = tok.apply_chat_template(CHATS[0], tokenize=False, add_generation_prompt=True)
     assert engine.count_tokens(CHATS[0]) == len(tok(text, add_special_tokens=False)["input_ids"])
