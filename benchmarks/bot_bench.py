@@ -1,27 +1,40 @@
 """Bot throughput and latency: chats arriving at random times, answered by the local engine with continuous
-batching (``bot.engine.max_batch`` 16) vs one reply at a time (max_batch 1), in the same run.
+batching (``max_batch`` = the number of chats) vs one reply at a time (max_batch 1), in the same run.
 
 Every chat is a friend whose first message arrives at a seeded Poisson time (``--load`` new chats per idle reply
-time, so one-at-a-time is overloaded that many times over), then sends ``--turns`` messages one after another
-(the next once the reply arrived), each through the whole responder (allowlist, history in sqlite, trimming to the
-token budget, the training chat format) into the local engine. Prompts are the friend turns of dev.jsonl, so
-lengths are the dataset's. Both modes use the same model, greedy decoding, max_new_tokens and arrival times.
-Reported per mode: replies/s (replies over first arrival to last reply), p50/p95 latency (message handed to the
-responder to the reply's first message), and the idle single reply: one message while nothing else runs.
-Targets: on the tiny clone, batched >= 4x the replies/s of one-at-a-time; on the qwen2.5-0.5b shape, batched p95
-latency under this load <= 1.5x the idle single reply.
+time, so with the default 8 one-at-a-time is overloaded many times over), then sends ``--turns`` messages one after
+another (the next once the reply arrived), each through the whole responder (allowlist, history in sqlite, the
+conversation rules and the training chat format) into the local engine. Prompts are the friend turns of dev.jsonl,
+so lengths are the dataset's. Both modes use the same model, greedy decoding, max_new_tokens and arrival times.
 
-Shapes: ``tiny`` (default) is the trained embedded clone, LoRA merged in as the bot serves it (built first if
-missing, as `python -m training prepare` does). ``qwen2.5-0.5b`` is a random-init model with the real Qwen2.5-0.5B
-dimensions and vocabulary (151,936; no download; ``--layers`` fewer than its 24 to shorten the run); prompts still
-come from the tiny tokenizer, whose ids are a subset. Random weights rarely emit the end-of-turn token, so every
-reply runs to max_new_tokens in both modes alike.
+Reported per mode: replies/s (replies over first arrival to last reply), p50/p95 latency (message handed to the
+responder to the reply's first message), model calls, prompt tokens and how many of them were reused from the
+chat's earlier turns, and the engine worker's CPU seconds. The idle single reply: two chats of ``--turns``
+messages answered while nothing else runs, the median of their latencies; it is the time unit of ``--load`` and the
+reference of the latency target. With ``--repeat N`` the whole set (idle, one-at-a-time, batched) runs N times and
+the ratios are given as median and range, since a shared machine's load moves every timing.
+Targets: on the tiny clone, batched >= 4x the replies/s of one-at-a-time; on the qwen2.5-0.5b shape, batched p95
+latency under the arrival load <= 1.5x the idle single reply.
+
+Shapes: ``tiny`` (default) is the trained embedded clone, LoRA merged in as the bot serves it (``--adapter``, or
+the config's, trained first if missing as `python -m training prepare` does). ``qwen2.5-0.5b`` is a random-init
+model with the real Qwen2.5-0.5B dimensions and vocabulary (151,936; no download; ``--layers`` fewer than its 24 to
+shorten the run); prompts still come from the tiny tokenizer, whose ids are a subset. Random weights rarely emit
+the end-of-turn token, so every reply runs to max_new_tokens in both modes alike.
+
+Engine settings (defaults: the engine's): ``--prefill-chunk N`` prompt tokens prefilled per decoding step (0: a
+joining prompt is prefilled at once), ``--prefix-tokens N`` tokens of finished replies' keys and values kept for
+the chats' next messages (0: none kept, every prompt prefilled whole).
 
 ``--prefill-only``: time and peak memory of prefilling 16 prompts x 448 tokens on the chosen shape, computing the
-logits of every position (what a plain forward does) vs the last position only (runtime.decoding.Decoder.add).
+logits of every position (what a plain forward does) vs the last position only (runtime.decoding.Decoder).
+``--join-only``: 15 replies decoding while a 448-token prompt joins: the longest wait between two of their tokens
+and the newcomer's wait for its first token, prefilled at once vs a slice per step.
 
-    python benchmarks/bot_bench.py [--config config.toml] [--shape tiny|qwen2.5-0.5b] [--layers N] [--chats 16]
-                                   [--turns 3] [--max-new-tokens 32] [--load 8] [--seed 0] [--prefill-only]
+    python benchmarks/bot_bench.py [--config config.toml] [--adapter DIR] [--shape tiny|qwen2.5-0.5b] [--layers N]
+                                   [--chats 16] [--turns 3] [--max-new-tokens 32] [--load 8] [--seed 0]
+                                   [--repeat 1] [--no-baseline] [--prefill-chunk N] [--prefix-tokens N]
+                                   [--prefill-only | --join-only]
 """
 from __future__ import annotations
 
@@ -41,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 
 class Timed:
-    """A Reply that records when the first message of each answer arrived."""
+    """A chat writer that records when the first message of each answer arrived."""
 
     def __init__(self):
         self.arrived: list[float] = []
@@ -74,9 +87,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_mode(cfg, model, tokenizer, max_batch: int, arrivals: list[float], turns: int, lines: list[str],
-                   idle_replies: int = 0) -> dict:
-    """Chat c starts at arrivals[c] and sends ``turns`` messages in a row; with ``idle_replies``, that many single
-    messages are first answered one by one on the idle engine."""
+                   engine_settings: dict, *, one_by_one: bool = False) -> dict:
+    """Chat c starts at arrivals[c] and sends ``turns`` messages in a row; ``one_by_one``: each chat starts once
+    the one before it is done (the idle engine)."""
     from bot.chat import Incoming
     from bot.history import History
     from bot.responder import Responder
@@ -84,41 +97,43 @@ async def run_mode(cfg, model, tokenizer, max_batch: int, arrivals: list[float],
     from runtime.engine import LocalEngine, decoding, prompt_budget
 
     engine = LocalEngine(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg),
-                         max_batch=max_batch, batch_wait_s=cfg.bot.engine.batch_wait_ms / 1000)
+                         max_batch=max_batch, batch_wait_s=cfg.bot.engine.batch_wait_ms / 1000, **engine_settings)
+    latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         cfg.bot.data_dir = Path(tmp)
         history = History(Path(tmp), Rules.from_config(cfg))
         responder = Responder(cfg, engine, history)
 
-        async def say(chat: str, text: str, reply: Timed) -> float | None:
+        async def say(chat: str, text: str, writer: Timed) -> float | None:
             msg = Incoming("bench", chat, f"friend {chat}", False, chat, f"friend {chat}", text)
-            sent, t0 = len(reply.arrived), time.perf_counter()
-            await responder.on_message(msg, reply)
+            sent, t0 = len(writer.arrived), time.perf_counter()
+            await responder.on_message(msg, writer)
             await responder.settle(msg.chat_key)
-            return reply.arrived[sent] - t0 if len(reply.arrived) > sent else None
+            return writer.arrived[sent] - t0 if len(writer.arrived) > sent else None
 
-        idle = [await say(f"idle{i}", lines[i % len(lines)], Timed()) for i in range(idle_replies)]
-        latencies: list[float] = []
         start = time.perf_counter()
 
         async def chat(c: int) -> None:
             await asyncio.sleep(max(0.0, start + arrivals[c] - time.perf_counter()))
-            reply = Timed()
+            writer = Timed()
             for t in range(turns):
-                if (latency := await say(str(c), lines[(c * turns + t) % len(lines)], reply)) is not None:
+                if (latency := await say(str(c), lines[(c * turns + t) % len(lines)], writer)) is not None:
                     latencies.append(latency)
 
-        await asyncio.gather(*(chat(c) for c in range(len(arrivals))))
+        if one_by_one:
+            for c in range(len(arrivals)):
+                await chat(c)
+        else:
+            await asyncio.gather(*(chat(c) for c in range(len(arrivals))))
         wall = time.perf_counter() - start
         await engine.aclose()
         history.close()
     out = {"max_batch": max_batch, "replies": len(latencies), "seconds": round(wall, 2),
-           "prefills": engine.prefills, "steps": engine.steps}
+           "prefill_calls": engine.prefills, "steps": engine.steps, "prompt_tokens": engine.prompt_tokens,
+           "reused_tokens": engine.reused_tokens, "worker_cpu_s": round(engine.worker_cpu_s, 2)}
     if latencies:
         out.update(replies_per_s=round(len(latencies) / wall, 3), p50_s=round(statistics.median(latencies), 3),
-                   p95_s=round(percentile(latencies, 0.95), 3))
-    if idle:
-        out["idle_single_s"] = round(statistics.median(t for t in idle if t is not None), 3)
+                   p95_s=round(percentile(latencies, 0.95), 3), max_s=round(max(latencies), 3))
     return out
 
 
@@ -143,14 +158,17 @@ class FoldedVocab:
 
 
 def build(args, cfg):
-    """(model, tokenizer, description) for ``args.shape``."""
+    """(model, tokenizer, description) for ``args.shape``; the config then serves the clone as it was trained."""
     import torch
 
+    from runtime.manifest import MANIFEST, reconcile
     from runtime.models import adapter_dir, load_for_generation
     from training.prerequisites import ensure_adapter
 
-    ensure_adapter(cfg)
-    model, tokenizer = load_for_generation(adapter_dir(cfg))
+    adapter = args.adapter if args.adapter else ensure_adapter(cfg)
+    if (adapter / MANIFEST).exists():
+        reconcile(cfg, adapter)
+    model, tokenizer = load_for_generation(adapter_dir(cfg, adapter))
     if args.shape == "tiny":
         return model, tokenizer, "clone tiny + merged adapter"
     from train_bench import QWEN_VOCAB, SHAPES
@@ -194,7 +212,8 @@ def _status_kib(field: str) -> int:
 
 
 def prefill_only(model, prompts: int, length: int, repeats: int) -> dict:
-    """Peak memory rise and time of one prefill of ``prompts`` x ``length`` random ids, both ways."""
+    """Peak memory rise and time of one prefill of ``prompts`` x ``length`` random ids, both ways (the times of
+    every repeat, the largest memory rise)."""
     import torch
     from transformers import DynamicCache
 
@@ -215,26 +234,65 @@ def prefill_only(model, prompts: int, length: int, repeats: int) -> dict:
         Decoder(model, Decoding(), stop_ids={0}, pad_id=0).add(ids.tolist(), list(range(prompts)))
 
     out = {}
-    for name, run in (("last_position", last_only), ("full_logits", full_logits)):
-        times, rises = [], []
-        for _ in range(repeats):
+    for _ in range(repeats):  # alternated, so a change in the machine's load touches both alike
+        for name, run in (("last_position", last_only), ("full_logits", full_logits)):
             base = _memory_mark()
             t0 = time.perf_counter()
             run()
             if torch.cuda.is_available():
                 torch.cuda.synchronize()
-            times.append(time.perf_counter() - t0)
-            rises.append(_memory_peak() - base)
-        out[name] = {"seconds": round(min(times), 3), "peak_rise_gib": round(max(rises) / 2**30, 3)}
-    out["time_ratio"] = round(out["full_logits"]["seconds"] / out["last_position"]["seconds"], 2)
-    out["memory_ratio"] = round(out["full_logits"]["peak_rise_gib"] / max(out["last_position"]["peak_rise_gib"],
-                                                                             1e-6), 1)
+            seconds, rise = time.perf_counter() - t0, _memory_peak() - base
+            entry = out.setdefault(name, {"seconds": [], "peak_rise_gib": 0.0})
+            entry["seconds"].append(round(seconds, 3))
+            entry["peak_rise_gib"] = round(max(entry["peak_rise_gib"], rise / 2**30), 3)
+    full, last = out["full_logits"], out["last_position"]
+    out["time_ratio"] = round(statistics.median(full["seconds"]) / statistics.median(last["seconds"]), 2)
+    out["memory_ratio"] = round(full["peak_rise_gib"] / max(last["peak_rise_gib"], 1e-6), 1)
     return out
+
+
+def join_only(model, running: int, length: int, chunks: list[int | None], repeats: int) -> dict:
+    """``running`` replies decode; a ``length``-token prompt joins. Per prefill_chunk: the longest wait between two
+    tokens of the running replies while it joins, their usual wait (median step before it), and the newcomer's
+    wait from being added to its first token (medians over the repeats)."""
+    import torch
+
+    from runtime.decoding import Decoder, Decoding
+
+    gen = torch.Generator().manual_seed(1)
+    short = torch.randint(0, model.config.vocab_size, (running, 32), generator=gen).tolist()
+    long = torch.randint(0, model.config.vocab_size, (length,), generator=gen).tolist()
+    out = {}
+    for _ in range(repeats):
+        for chunk in chunks:
+            decoder = Decoder(model, Decoding(max_new_tokens=10_000), stop_ids={-1}, pad_id=0, prefill_chunk=chunk)
+            decoder.add(short, list(range(running)))
+            before, last = [], time.perf_counter()
+            for _ in range(4):
+                decoder.step()
+                before.append(time.perf_counter() - last)
+                last = time.perf_counter()
+            gaps, t_add = [], last
+            decoder.add([long], ["new"])  # without prefill_chunk, the whole prefill happens here
+            while "new" not in decoder.tags:  # the step it joins in gives it its first token
+                decoder.step()
+                gaps.append(time.perf_counter() - last)
+                last = time.perf_counter()
+            entry = out.setdefault(str(chunk or "at once"), {"step_s": [], "longest_wait_s": [], "newcomer_s": []})
+            entry["step_s"].append(statistics.median(before[1:]))
+            entry["longest_wait_s"].append(max(gaps))
+            entry["newcomer_s"].append(last - t_add)
+    return {name: {k: round(statistics.median(v), 3) for k, v in e.items()} for name, e in out.items()}
+
+
+def spread(values: list[float]) -> dict:
+    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2), "max": round(max(values), 2)}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", type=Path, default=ROOT / "config.toml")
+    ap.add_argument("--adapter", type=Path, help="a trained clone's folder (default: the config's)")
     ap.add_argument("--shape", choices=("tiny", "qwen2.5-0.5b"), default="tiny")
     ap.add_argument("--layers", type=int, default=0, help="qwen2.5-0.5b: decoder layers (default: the real 24)")
     ap.add_argument("--chats", type=int, default=16)
@@ -243,7 +301,12 @@ def main() -> int:
     ap.add_argument("--load", type=float, default=8.0,
                     help="new chats per idle single-reply time (the Poisson arrival rate, in those units)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1, help="run idle, one-at-a-time and batched this many times")
+    ap.add_argument("--no-baseline", action="store_true", help="skip one-at-a-time (latency only)")
+    ap.add_argument("--prefill-chunk", type=int, help="prompt tokens prefilled per step; 0: at once")
+    ap.add_argument("--prefix-tokens", type=int, help="tokens of finished replies kept for the next turn; 0: none")
     ap.add_argument("--prefill-only", action="store_true")
+    ap.add_argument("--join-only", action="store_true")
     ap.add_argument("--prefill-prompts", type=int, default=16)
     ap.add_argument("--prefill-tokens", type=int, default=448)
     args = ap.parse_args()
@@ -264,35 +327,63 @@ def main() -> int:
     if args.prefill_only:
         print(f"prefill of {args.prefill_prompts} prompts x {args.prefill_tokens} tokens, {what}, {params:.0f}M "
               f"params, {device}", file=sys.stderr)
-        result = prefill_only(model, args.prefill_prompts, args.prefill_tokens, repeats=2)
+        result = prefill_only(model, args.prefill_prompts, args.prefill_tokens, repeats=max(2, args.repeat))
         print(json.dumps({"prefill": result, "shape": what, "device": device}))
         for name in ("full_logits", "last_position"):
-            print(f"{name:>14}: {result[name]['seconds']:.2f} s, peak +{result[name]['peak_rise_gib']:.2f} GiB",
+            print(f"{name:>14}: {result[name]['seconds']} s, peak +{result[name]['peak_rise_gib']:.2f} GiB",
                   file=sys.stderr)
         return 0
+    if args.join_only:
+        chunks = [None, args.prefill_chunk or 64]
+        print(f"{args.chats - 1} replies decoding while a {args.prefill_tokens}-token prompt joins, prefilled at "
+              f"once vs {chunks[1]} tokens per step; {what}, {params:.0f}M params, {device}", file=sys.stderr)
+        result = join_only(model, args.chats - 1, args.prefill_tokens, chunks, repeats=args.repeat)
+        print(json.dumps({"join": result, "shape": what, "device": device}))
+        return 0
 
+    settings = {k: v for k, v in (("prefill_chunk", args.prefill_chunk), ("prefix_tokens", args.prefix_tokens))
+                if v is not None}
+    if settings.get("prefill_chunk") == 0:
+        settings["prefill_chunk"] = None
     lines = friend_lines(cfg.path(cfg.dataset.out_dir) / "dev.jsonl", args.chats * args.turns)
     print(f"{args.chats} chats x {args.turns} messages, Poisson arrivals at {args.load:g} per idle reply time, "
-          f"{what}, {params:.1f}M params, greedy, {args.max_new_tokens} new tokens max, {device}", file=sys.stderr)
-    # the idle single reply sets the time unit of the arrival rate; measured on the batched engine, idle
-    idle = asyncio.run(run_mode(cfg, model, tokenizer, args.chats, [], args.turns, lines, idle_replies=3))
-    idle_s = idle["idle_single_s"]
-    arrivals = poisson_arrivals(args.chats, args.load / idle_s, args.seed)
-    results = {}
-    for name, batch in (("one-at-a-time", 1), ("batched", args.chats)):
-        results[name] = asyncio.run(run_mode(cfg, model, tokenizer, batch, arrivals, args.turns, lines))
-        print(f"{name:>14}: {results[name]}", file=sys.stderr)
-    ratio = results["batched"]["replies_per_s"] / results["one-at-a-time"]["replies_per_s"]
-    p95_idle = results["batched"]["p95_s"] / idle_s
-    summary = {"shape": what, "device": device, "idle_single_s": idle_s, "arrival_span_s": round(arrivals[-1], 2),
-               **results, "throughput_ratio": round(ratio, 2), "p95_over_idle": round(p95_idle, 2),
-               "p50_over_idle": round(results["batched"]["p50_s"] / idle_s, 2),
+          f"{what}, {params:.1f}M params, greedy, {args.max_new_tokens} new tokens max, engine {settings or 'defaults'}"
+          f", {device}", file=sys.stderr)
+    runs = []
+    for rep in range(args.repeat):
+        # the idle single reply sets the time unit of the arrival rate: two chats, one after the other, alone
+        idle = asyncio.run(run_mode(cfg, model, tokenizer, args.chats, [0.0, 0.0], args.turns, lines, settings,
+                                    one_by_one=True))
+        idle_s = idle["p50_s"]
+        arrivals = poisson_arrivals(args.chats, args.load / idle_s, args.seed)
+        run = {"idle_single_s": idle_s, "idle": idle, "arrival_span_s": round(arrivals[-1], 2)}
+        modes = (("batched", args.chats),) if args.no_baseline else (("one-at-a-time", 1), ("batched", args.chats))
+        for name, batch in modes:
+            run[name] = asyncio.run(run_mode(cfg, model, tokenizer, batch, arrivals, args.turns, lines, settings))
+        batched = run["batched"]
+        run["p95_over_idle"] = round(batched["p95_s"] / idle_s, 2)
+        run["p50_over_idle"] = round(batched["p50_s"] / idle_s, 2)
+        if not args.no_baseline:
+            run["throughput_ratio"] = round(batched["replies_per_s"] / run["one-at-a-time"]["replies_per_s"], 2)
+            run["worker_cpu_ratio"] = round(run["one-at-a-time"]["worker_cpu_s"] / batched["worker_cpu_s"], 2)
+        print(f"run {rep + 1}/{args.repeat}: {json.dumps(run)}", file=sys.stderr)
+        runs.append(run)
+    keys = ["p95_over_idle", "p50_over_idle"] + ([] if args.no_baseline else ["throughput_ratio", "worker_cpu_ratio"])
+    summary = {"shape": what, "device": device, "settings": settings, "load": args.load, "chats": args.chats,
+               "turns": args.turns, "max_new_tokens": args.max_new_tokens, "runs": runs,
+               **{k: spread([r[k] for r in runs]) for k in keys},
+               "idle_single_s": spread([r["idle_single_s"] for r in runs]),
                "targets": {"throughput_ratio": 4.0, "p95_over_idle": 1.5}}
     print(json.dumps(summary))
-    print(f"idle single reply {idle_s:.3f} s; arrivals over {arrivals[-1]:.1f} s. batched / one-at-a-time "
-          f"throughput: {ratio:.2f}x (target >= 4x on tiny); batched p50 {results['batched']['p50_s']:.3f} s, "
-          f"p95 {results['batched']['p95_s']:.3f} s = {p95_idle:.2f}x idle (target <= 1.5x on qwen2.5-0.5b)",
-          file=sys.stderr)
+    text = [f"idle single reply {summary['idle_single_s']['median']:.3f} s"]
+    if not args.no_baseline:
+        t = summary["throughput_ratio"]
+        text.append(f"batched / one-at-a-time throughput {t['median']:.2f}x ({t['min']:.2f}-{t['max']:.2f}; target "
+                    f">= 4x on tiny)")
+    p = summary["p95_over_idle"]
+    text.append(f"batched p95 latency {p['median']:.2f}x idle ({p['min']:.2f}-{p['max']:.2f}; target <= 1.5x on "
+                f"qwen2.5-0.5b)")
+    print("; ".join(text) + f" over {len(runs)} run(s)", file=sys.stderr)
     return 0
 
 

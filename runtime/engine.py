@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -114,6 +115,7 @@ class LocalEngine:
         # what the decoders did (the benchmark and tests read it): prefill model calls, decoding steps, prompt
         # tokens, and prompt tokens whose keys and values were reused rather than computed
         self.prefills = self.steps = self.prompt_tokens = self.reused_tokens = 0
+        self.worker_cpu_s = 0.0  # CPU time of the worker thread, once closed (steadier than wall time on a busy box)
         self._stops = stop_ids(tokenizer, model)
         self._pending: collections.deque[_Request] = collections.deque()
         self._wake = threading.Condition()
@@ -174,6 +176,13 @@ class LocalEngine:
         return kept, prompts
 
     def _run(self) -> None:
+        started = time.thread_time()
+        try:
+            self._decode_requests()
+        finally:
+            self.worker_cpu_s = time.thread_time() - started
+
+    def _decode_requests(self) -> None:
         _leave_a_core(self.model)
 
         def fresh() -> Decoder:
