@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.toml"
 DAY_S = 86_400
@@ -279,7 +280,7 @@ def _looks_like(data: bytes) -> str:
     return "is in an unknown encoding"
 
 
-def _message(err: dict) -> str:
+def _message(err: ErrorDetails) -> str:
     return err["msg"].removeprefix("Value error, ")
 
 

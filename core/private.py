@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # owner_only() runs before anything heavy is imported
     from core.config import Config
@@ -35,7 +35,7 @@ def check_outputs(cfg: Config, *keys: str) -> None:
     from core.config import ConfigError
 
     for key in keys:
-        node = cfg
+        node: Any = cfg
         for part in key.split("."):
             node = getattr(node, part)
         folder = cfg.path(node)

@@ -97,8 +97,11 @@ def reconcile(cfg: Config, adapter: Path) -> Manifest:
         written = key in getattr(cfg, section).model_fields_set
         log.log(logging.WARNING if written else logging.INFO, "%s in %s is %r but the clone was trained with %r: "
                 "using the trained value (retrain to change it)", dotted, cfg.source, now, value)
-        if dotted == "dataset.burst_gap_s" and value > cfg.dataset.session_gap_s:
-            cfg.dataset.session_gap_s = m.session_gap_s  # keep the pair consistent while both are replaced
+        burst = m.burst_gap_s
+        if dotted == "dataset.burst_gap_s" and burst is not None and burst > cfg.dataset.session_gap_s:
+            # keep the pair consistent while both are replaced (a manifest without the session gap: the burst gap,
+            # never None)
+            cfg.dataset.session_gap_s = m.session_gap_s or burst
         setattr(getattr(cfg, section), key, value)
     from core.chat_format import FORMAT_VERSION
 

@@ -18,16 +18,18 @@ Exchange = tuple[tuple[str, ...], tuple[str, ...]]  # (user variants, assistant 
 Topics = dict[str, tuple[list[Exchange], list[Exchange]]]  # topic -> (openers, follow-ups)
 
 
+def _exchanges(items: list[dict]) -> list[Exchange]:
+    return [(tuple(x["user"]), tuple(x["assistant"])) for x in items]
+
+
 def _load(path: Path = DATA) -> dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]], Topics]]:
     """language -> (leads, slots, topics), in the file's order (the order the random draws depend on)."""
     with path.open("rb") as f:
         raw = tomllib.load(f)
     out = {}
     for lang, table in raw.items():
-        topics: Topics = {
-            name: tuple([(tuple(x["user"]), tuple(x["assistant"])) for x in parts[key]]
-                        for key in ("openers", "follow_ups"))
-            for name, parts in table["topics"].items()}
+        topics: Topics = {name: (_exchanges(parts["openers"]), _exchanges(parts["follow_ups"]))
+                          for name, parts in table["topics"].items()}
         out[lang] = (tuple(table["leads"]), {k: tuple(v) for k, v in table["slots"].items()}, topics)
     return out
 
