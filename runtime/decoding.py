@@ -256,14 +256,13 @@ class Decoder:
             seen.scatter_(1, torch.where(group.mask.bool(), group.ids, group.ids[:, -1:]), True)  # pads: last token
         next_position = group.positions[:, -1] + 1
         if not self.tags:
-            self._cache, self._mask, self._next_position, self._logits, self._seen = group.cache, group.mask, \
-                next_position, logits, seen
+            self._cache = _roomy_cache([(layer.keys, layer.values) for layer in group.cache.layers])
+            self._mask, self._next_position, self._logits, self._seen = group.mask, next_position, logits, seen
         else:
             width = max(self._mask.shape[1], group.mask.shape[1])
             for running, new in zip(self._cache.layers, group.cache.layers, strict=True):
-                running.keys = torch.cat([_left_pad(running.keys, width, -2), _left_pad(new.keys, width, -2)])
-                running.values = torch.cat([_left_pad(running.values, width, -2),
-                                            _left_pad(new.values, width, -2)])
+                running.hold(torch.cat([_left_pad(running.keys, width, -2), _left_pad(new.keys, width, -2)]),
+                             torch.cat([_left_pad(running.values, width, -2), _left_pad(new.values, width, -2)]))
             self._mask = torch.cat([_left_pad(self._mask, width, -1), _left_pad(group.mask, width, -1)])
             self._next_position = torch.cat([self._next_position, next_position])
             self._logits = torch.cat([self._logits, logits])
@@ -285,7 +284,7 @@ class Decoder:
         self._mask = self._mask[index]
         lead = int(self._mask.any(0).int().argmax())  # leading columns no kept row attends to
         for layer in self._cache.layers:
-            layer.keys, layer.values = layer.keys[index, :, lead:], layer.values[index, :, lead:]
+            layer.hold(layer.keys[index, :, lead:], layer.values[index, :, lead:])
         self._mask = self._mask[:, lead:]
         self._next_position = self._next_position[index]
         for name in ("_logits", "_feed", "_seen"):
@@ -351,6 +350,68 @@ class _Prefixes:
     def _drop(self, key: int) -> None:
         seq, _ = self._entries.pop(key)
         self.tokens -= len(seq)
+
+
+def _roomy_cache(layers: list[tuple[Any, Any]]):
+    """A DynamicCache of the running batch holding ``layers`` (keys, values) in buffers with room to grow."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    cache.layers = [_roomy_layer_class()() for _ in layers]
+    for layer, (keys, values) in zip(cache.layers, layers, strict=True):
+        layer.hold(keys, values)
+    return cache
+
+
+_ROOMY_LAYER = None
+
+
+def _roomy_layer_class():
+    """transformers' DynamicLayer, with keys and values that are views of buffers with spare columns: a decoding
+    step writes its column in place, where DynamicLayer concatenates, allocating and copying the whole cache of
+    every layer at every step (measured on the CPU: most of a 16-row tiny-model step's time at 250 columns)."""
+    global _ROOMY_LAYER
+    if _ROOMY_LAYER is not None:
+        return _ROOMY_LAYER
+    from transformers.cache_utils import DynamicLayer
+
+    class RoomyLayer(DynamicLayer):
+        def hold(self, keys, values) -> None:
+            """Hold exactly these keys and values [rows, heads, columns, dim], with room for more columns."""
+            self.is_initialized, self.device = True, keys.device
+            self._keys, self._values = _with_room(keys), _with_room(values)
+            self._length = keys.shape[-2]
+            self._view()
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.hold(key_states, value_states)
+                return self.keys, self.values
+            end = self._length + key_states.shape[-2]
+            if end > self._keys.shape[-2]:
+                self.hold(torch.cat([self.keys, key_states], dim=-2), torch.cat([self.values, value_states], dim=-2))
+                return self.keys, self.values
+            self._keys[:, :, self._length:end] = key_states
+            self._values[:, :, self._length:end] = value_states
+            self._length = end
+            self._view()
+            return self.keys, self.values
+
+        def _view(self) -> None:
+            self.keys, self.values = self._keys[:, :, :self._length], self._values[:, :, :self._length]
+
+    import torch
+
+    _ROOMY_LAYER = RoomyLayer
+    return RoomyLayer
+
+
+def _with_room(t):
+    """``t`` [rows, heads, columns, dim] copied into a buffer with half as many columns again (at least 64) spare."""
+    columns = t.shape[-2]
+    buffer = t.new_empty((*t.shape[:-2], columns + max(64, columns // 2), t.shape[-1]))
+    buffer[:, :, :columns] = t
+    return buffer
 
 
 def _held_cache(reused: list[tuple[int, list | None]], held: int):

@@ -317,3 +317,19 @@ def test_the_kept_replies_stay_within_their_token_budget(model, tok):
     while small:
         small.step()
     assert 0 < small._prefixes.tokens <= 2 * max(map(len, batch)) and len(small._prefixes._entries) <= 2
+
+
+def test_a_decoding_step_writes_its_column_in_place(model, tok):
+    """The running cache has spare columns: steps write into them rather than copying the whole cache, until
+    it is full and grows."""
+    decoder = Decoder(model, Decoding(max_new_tokens=200), stop_ids={len(tok) + 1}, pad_id=tok.pad_token_id)
+    decoder.add(prompts(tok)[:3], [0, 1, 2])
+    decoder.step()
+    layer = decoder._cache.layers[0]
+    buffer, room = layer._keys.data_ptr(), layer._keys.shape[-2] - layer.keys.shape[-2]
+    for _ in range(room):
+        decoder.step()
+        assert layer._keys.data_ptr() == buffer
+    assert layer.keys.shape[-2] == layer._keys.shape[-2]  # full now
+    decoder.step()
+    assert layer._keys.data_ptr() != buffer and layer.keys.shape[-2] < layer._keys.shape[-2]
