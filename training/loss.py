@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import Trainer
+from transformers import PreTrainedModel, Trainer
 
 IGNORE_INDEX = -100
 # fp32 logits of one chunk; the softmax and its gradient reuse that buffer. 64 MiB ≈ 110 rows of a 151,936 vocabulary
@@ -70,7 +70,7 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
         need_h, need_w, need_b = ctx.needs_input_grad[:3]
         grad_h = torch.empty_like(hidden) if need_h else None
         grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
-        grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
+        grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b and bias is not None else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         for start in range(0, hidden.shape[0], rows):
             h, t = hidden[start:start + rows], targets[start:start + rows]
@@ -81,12 +81,12 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
                 continue
             grad = logits.sub_(lse[:, None]).exp_()  # softmax, in the logits' buffer
             grad[torch.arange(len(t), device=t.device), t] -= 1
-            if need_b:
+            if grad_b is not None:
                 grad_b += grad.sum(0)
             grad = grad.to(weight.dtype)
-            if need_h:
+            if grad_h is not None:
                 grad_h[start:start + rows] = grad @ weight
-            if need_w:
+            if grad_w is not None:
                 grad_w += (grad.T @ h).float()
         ctx.save_for_backward(grad_h, grad_w, grad_b)
         ctx.weight_dtype = weight.dtype
@@ -104,7 +104,8 @@ def linear_cross_entropy(hidden: Tensor, head: nn.Module, targets: Tensor, chunk
                          impl: str | None = None) -> Tensor:
     """Sum over the rows of cross_entropy(head(hidden), targets), ignoring targets of -100, with at most
     ``chunk_rows`` rows of logits alive at a time. ``impl`` forces a backend (tests)."""
-    vocab = head.out_features if hasattr(head, "out_features") else head.weight.shape[0]
+    out_features = getattr(head, "out_features", None)  # nn.Linear's; nn.Module types attributes Tensor | Module
+    vocab = out_features if out_features is not None else cast(Tensor, head.weight).shape[0]
     rows = chunk_rows or chunk_rows_for(vocab)
     impl = impl or backend(hidden, head)
     grad_wanted = torch.is_grad_enabled() and (hidden.requires_grad or any(p.requires_grad for p in head.parameters()))
@@ -130,13 +131,14 @@ def linear_cross_entropy(hidden: Tensor, head: nn.Module, targets: Tensor, chunk
 
 # ---- on a model ----
 
-def _causal_lm(model: nn.Module) -> nn.Module:
+def _causal_lm(model: nn.Module) -> PreTrainedModel:
     """The transformers *ForCausalLM inside DDP / accelerate and PEFT wrappers."""
-    while hasattr(model, "module") and isinstance(model.module, nn.Module):  # DistributedDataParallel
-        model = model.module
-    if hasattr(model, "get_base_model"):  # PeftModel
-        model = model.get_base_model()
-    return model
+    inner: Any = model  # wrappers are told apart by what they have
+    while hasattr(inner, "module") and isinstance(inner.module, nn.Module):  # DistributedDataParallel
+        inner = inner.module
+    if hasattr(inner, "get_base_model"):  # PeftModel
+        inner = inner.get_base_model()
+    return inner
 
 
 def output_layer(model: nn.Module) -> nn.Module:

@@ -14,6 +14,7 @@ import sys
 import time
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from core.chat_format import FORMAT_VERSION
 from core.config import Config, ConfigError
@@ -203,7 +204,8 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
     if main_process:  # under `accelerate launch` only one process writes outputs
         if adapter.exists():
             shutil.rmtree(adapter)
-        trainer.model.save_pretrained(str(adapter))
+        trained: Any = trainer.model  # typed nn.Module | None: here the PeftModel, or the base for full fine-tuning
+        trained.save_pretrained(str(adapter))
         tokenizer.save_pretrained(str(adapter))
         d = cfg.dataset
         write_manifest(adapter, Manifest(
