@@ -32,7 +32,7 @@ import itertools
 from collections import deque
 from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from core.chat_format import prompt_ids, reply_text
 
@@ -48,10 +48,13 @@ class Decoding:
     seed: int = 0
 
 
+Tag = TypeVar("Tag", bound=Hashable)  # what a row answers: the caller's own handle on it
+
+
 @dataclass
-class _Joining:
+class _Joining(Generic[Tag]):
     """Prompts on their way into the running batch: left-padded together, prefilled ``done`` columns so far."""
-    tags: list[Hashable]
+    tags: list[Tag]
     ids: Any        # [rows, width]
     mask: Any       # [rows, width]: 1 = real token
     positions: Any  # [rows, width]
@@ -76,7 +79,7 @@ class _Joining:
         self.generators = [self.generators[r] for r in rows] if self.generators else []
 
 
-class Decoder:
+class Decoder(Generic[Tag]):
     """A running decode batch: ``add`` prompts at any time, ``step`` until they are done.
 
     Between steps every running row is in one of two states, the same for all rows: its next token's logits are
@@ -109,20 +112,21 @@ class Decoder:
         self.prefill_calls = self.step_calls = 0
         self.prompt_tokens = self.reused_tokens = 0  # prompt tokens added, and how many came from the store
         self._prefixes = _Prefixes(prefix_tokens, self.device) if prefix_tokens > 0 else None
-        self._joining: deque[_Joining] = deque()
+        self._joining: deque[_Joining[Tag]] = deque()
         self._reset()
 
     def _reset(self) -> None:
-        self.tags: list[Hashable] = []   # who each running row answers, in batch order
+        self.tags: list[Tag] = []        # who each running row answers, in batch order
         self._prompts: list[list[int]] = []  # per row
         self._out: list[list[int]] = []  # tokens generated so far, per row
         self._generators: list = []      # per row, when sampling
-        self._cache = None               # DynamicCache, rows left-padded to a common length
-        self._mask = None                # [rows, cache length]: 1 = real token
-        self._next_position = None       # [rows]: position id of the next token fed
-        self._seen = None                # [rows, vocab] bool, for the repetition penalty
-        self._logits = None              # [rows, vocab]: the next token's logits ...
-        self._feed = None                # [rows]: ... or the last picked tokens, not yet run through the model
+        # Tensors (Any, like _Joining's), None while no row runs
+        self._cache: Any = None          # DynamicCache, rows left-padded to a common length
+        self._mask: Any = None           # [rows, cache length]: 1 = real token
+        self._next_position: Any = None  # [rows]: position id of the next token fed
+        self._seen: Any = None           # [rows, vocab] bool, for the repetition penalty
+        self._logits: Any = None         # [rows, vocab]: the next token's logits ...
+        self._feed: Any = None           # [rows]: ... or the last picked tokens, not yet run through the model
 
     def __len__(self) -> int:
         """Rows running and rows still being prefilled."""
@@ -133,7 +137,7 @@ class Decoder:
         """Rows whose prompt is not fully prefilled yet."""
         return sum(map(len, self._joining))
 
-    def add(self, prompts: Sequence[Sequence[int]], tags: Sequence[Hashable],
+    def add(self, prompts: Sequence[Sequence[int]], tags: Sequence[Tag],
             seeds: Sequence[int] | None = None) -> None:
         """Queue ``prompts`` to join the running batch (prefilled now without ``prefill_chunk``, else over the
         coming steps); ``seeds``: one per prompt when sampling (default 0)."""
@@ -168,7 +172,7 @@ class Decoder:
         if self.prefill_chunk is None:
             self._prefill(None)
 
-    def step(self) -> list[tuple[Hashable, list[int]]]:
+    def step(self) -> list[tuple[Tag, list[int]]]:
         """One token for every running row (after this step's share of prefill, with ``prefill_chunk``); the rows
         that ended (stop token, not kept, or max_new_tokens reached) leave the batch and are returned as
         (tag, new tokens)."""
@@ -181,7 +185,8 @@ class Decoder:
         self._catch_up()
         token = _pick(self._logits.float(), self._seen, self.decoding, self._generators)
         stopped = torch.isin(token, self._stops).tolist()
-        done, keep = [], []
+        done: list[int] = []
+        keep: list[int] = []
         for row, (t, stop) in enumerate(zip(token.tolist(), stopped, strict=True)):
             if not stop:
                 self._out[row].append(t)
@@ -197,7 +202,7 @@ class Decoder:
             self._keep(keep)
         return finished
 
-    def drop(self, tags: Collection[Hashable]) -> None:
+    def drop(self, tags: Collection[Tag]) -> None:
         """Remove the rows of ``tags`` (replies nobody waits for any more), running or still being prefilled."""
         if any(t in tags for t in self.tags):
             self._keep([r for r, t in enumerate(self.tags) if t not in tags])
@@ -246,7 +251,7 @@ class Decoder:
         self._next_position = self._next_position + 1
         self._feed = None
 
-    def _join(self, group: _Joining, logits) -> None:
+    def _join(self, group: _Joining[Tag], logits) -> None:
         """Append prefilled rows; the shorter of the two caches is left-padded (masked out) to the other's length."""
         import torch
 
@@ -356,10 +361,11 @@ def _roomy_cache(layers: list[tuple[Any, Any]]):
     """A DynamicCache of the running batch holding ``layers`` (keys, values) in buffers with room to grow."""
     from transformers import DynamicCache
 
-    cache = DynamicCache()
-    cache.layers = [_roomy_layer_class()() for _ in layers]
-    for layer, (keys, values) in zip(cache.layers, layers, strict=True):
+    roomy = [_roomy_layer_class()() for _ in layers]
+    for layer, (keys, values) in zip(roomy, layers, strict=True):
         layer.hold(keys, values)
+    cache = DynamicCache()
+    cache.layers = roomy
     return cache
 
 
@@ -389,6 +395,7 @@ def _roomy_layer_class():
                 return self.keys, self.values
             end = self._length + key_states.shape[-2]
             if end > self._keys.shape[-2]:
+                assert self.keys is not None and self.values is not None  # views set by hold
                 self.hold(torch.cat([self.keys, key_states], dim=-2), torch.cat([self.values, value_states], dim=-2))
                 return self.keys, self.values
             self._keys[:, :, self._length:end] = key_states
@@ -421,11 +428,11 @@ def _held_cache(reused: list[tuple[int, list | None]], held: int):
     if not held:
         return DynamicCache()
     layers = []
-    for j, (k, v) in enumerate(next(kv for n, kv in reused if n)):
+    for j, (k, v) in enumerate(next(kv for n, kv in reused if kv is not None)):  # kv is None where n is 0
         keys = k.new_zeros((len(reused), k.shape[0], held, k.shape[-1]))
         values = v.new_zeros((len(reused), v.shape[0], held, v.shape[-1]))
         for row, (n, kv) in enumerate(reused):
-            if n:
+            if kv is not None:
                 keys[row, :, held - n:], values[row, :, held - n:] = kv[j]
         layers.append((keys, values))
     return DynamicCache(layers)
@@ -447,7 +454,7 @@ def decode(model, prompts: list[list[int]], decoding: Decoding, *, stop_ids: Col
            max_batch: int | None = None) -> list[list[int]]:
     """The new tokens for each prompt (stop token excluded). At most ``max_batch`` rows decode at once; a finished
     row's place goes to the next waiting prompt at the next step. Prompt i is sampled with seed decoding.seed + i."""
-    decoder = Decoder(model, decoding, stop_ids=stop_ids, pad_id=pad_id)
+    decoder: Decoder[int] = Decoder(model, decoding, stop_ids=stop_ids, pad_id=pad_id)
     out: list[list[int]] = [[] for _ in prompts]
     waiting = iter(range(len(prompts)))
     limit = max_batch or len(prompts)

@@ -185,11 +185,11 @@ class LocalEngine:
     def _decode_requests(self) -> None:
         _leave_a_core(self.model)
 
-        def fresh() -> Decoder:
+        def fresh() -> Decoder[_Request]:
             return Decoder(self.model, self.decoding, stop_ids=self._stops, pad_id=pad_id(self.tokenizer),
                            prefill_chunk=self.prefill_chunk, prefix_tokens=self.prefix_tokens)
 
-        def count(decoder: Decoder, base: tuple[int, int, int]) -> None:
+        def count(decoder: Decoder[_Request], base: tuple[int, int, int]) -> None:
             self.prefills, self.prompt_tokens, self.reused_tokens = (
                 b + n for b, n in zip(base, (decoder.prefill_calls, decoder.prompt_tokens, decoder.reused_tokens),
                                       strict=True))
