@@ -26,7 +26,7 @@ from ..records import Kind, Message
 from ..sources import ExportError, ParseLog, read_text
 from . import SimpleFormat
 from .jsonstream import array_items, find_key, json_lines, key_value, skip_ws, value_at
-from .wechat import NOTICE_SENDER, notice_kind, rendered_kind, split_quote_suffix
+from .wechat import NOTICE_SENDER, forwarded_history, notice_kind, rendered_kind, split_quote_suffix
 
 _JSON_MARK = re.compile(r'"chatlab"\s*:\s*\{')
 _JSONL_RECORD = re.compile(r'\{\s*"_type"\s*:')  # JSONL records start with their type
@@ -42,7 +42,6 @@ _TYPES: dict[int, tuple[Kind, str]] = {
 _REPLY = 25
 _CATCH_ALL = frozenset({7, 99})  # codes WeChat producers use for several kinds: the rendered text decides
 _MEDIA = frozenset({Kind.IMAGE, Kind.STICKER, Kind.VOICE, Kind.VIDEO, Kind.FILE})
-_FORWARD_HEADS = ("[转发的聊天记录]", "[聊天记录]")
 _QUOTABLE = 500  # characters of a message kept to fill in a later reply's quote
 
 
@@ -119,11 +118,8 @@ def _message(obj: Any, chat: _Chat, path: Path, line: int, log: ParseLog, me: fr
             if quote is None:
                 quote = chat.texts.get(_str(obj.get("replyToMessageId")))
     elif kind is Kind.FORWARD:
-        first, _, rest = content.partition("\n")
+        first, items = forwarded_history(content, obj.get("chatRecords"))
         text = first or placeholder
-        records = obj.get("chatRecords")
-        items = len(records) if isinstance(records, list) else \
-            sum(1 for ln in rest.split("\n") if ln.strip()) if first.startswith(_FORWARD_HEADS) else 0
         for _ in range(items):
             log.skip(path, line, "forwarded history item")
     elif kind in _MEDIA and not content.startswith("["):

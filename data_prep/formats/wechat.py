@@ -309,6 +309,18 @@ def split_quote_suffix(content: str, quoted_sender: str = "", quoted: str = "") 
     return content[:i], inner or None
 
 
+_FORWARD_HEADS = ("[转发的聊天记录]", "[聊天记录]")
+
+
+def forwarded_history(content: str, records: object) -> tuple[str, int]:
+    """(first line, items) of a forwarded chat history as the JSON exporters render it: the items are the
+    ``chatRecords`` list where the export has one, else the lines under a ``[聊天记录]`` heading."""
+    first, _, rest = content.partition("\n")
+    items = len(records) if isinstance(records, list) else \
+        sum(1 for ln in rest.split("\n") if ln.strip()) if first.startswith(_FORWARD_HEADS) else 0
+    return first, items
+
+
 def strip_sender_prefix(raw: str, sender_id: str) -> str:
     """A group message as stored: ``<sender wxid>:\\n<content>``. Only that exact prefix is removed, so a text that
     itself starts with ``word:`` keeps it (the exporters' own ``^[A-Za-z0-9_-]+:`` strip eats it)."""

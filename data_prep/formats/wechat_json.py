@@ -35,6 +35,7 @@ from .wechat import (
     TYPE_NAMES,
     clean_markup,
     code_kind,
+    forwarded_history,
     is_group_id,
     looks_like_xml,
     notice_kind,
@@ -53,7 +54,6 @@ _PLACEHOLDER = {
 }
 _MEDIA = frozenset({Kind.IMAGE, Kind.STICKER, Kind.VOICE, Kind.VIDEO, Kind.FILE})
 _UNKNOWN_MEMBER = "群成员"  # EchoTrace's name for every member missing from the contacts
-_FORWARD_HEADS = ("[转发的聊天记录]", "[聊天记录]")
 _QUOTE_NAMES = frozenset({"引用消息"})
 
 
@@ -169,11 +169,8 @@ def _message(obj: Any, ctx: _Context, line: int, log: ParseLog, me: frozenset[st
         else:
             text = _raw_text(obj, sender_id, content)
     elif kind is Kind.FORWARD:
-        first, _, rest = content.partition("\n")
+        first, items = forwarded_history(content, obj.get("chatRecords"))
         text = first or placeholder
-        records = obj.get("chatRecords")
-        items = len(records) if isinstance(records, list) else \
-            sum(1 for ln in rest.split("\n") if ln.strip()) if first.startswith(_FORWARD_HEADS) else 0
         for _ in range(items):
             log.skip(path, line, "forwarded history item")
     elif kind in _MEDIA and not content.startswith("["):
