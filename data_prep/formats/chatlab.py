@@ -118,10 +118,7 @@ def _message(obj: Any, chat: _Chat, path: Path, line: int, log: ParseLog, me: fr
             if quote is None:
                 quote = chat.texts.get(_str(obj.get("replyToMessageId")))
     elif kind is Kind.FORWARD:
-        first, items = forwarded_history(content, obj.get("chatRecords"))
-        text = first or placeholder
-        for _ in range(items):
-            log.skip(path, line, "forwarded history item")
+        text = forwarded_history(content, obj.get("chatRecords"), log, path, line) or placeholder
     elif kind in _MEDIA and not content.startswith("["):
         text = placeholder  # null, or the path of an exported media file
     else:

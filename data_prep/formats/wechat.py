@@ -9,8 +9,10 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
+from pathlib import Path
 
 from ..records import Kind
+from ..sources import ParseLog
 from . import lz4block, protowire
 
 # --- times and markup ------------------------------------------------------------------------------------------
@@ -312,13 +314,15 @@ def split_quote_suffix(content: str, quoted_sender: str = "", quoted: str = "") 
 _FORWARD_HEADS = ("[转发的聊天记录]", "[聊天记录]")
 
 
-def forwarded_history(content: str, records: object) -> tuple[str, int]:
-    """(first line, items) of a forwarded chat history as the JSON exporters render it: the items are the
-    ``chatRecords`` list where the export has one, else the lines under a ``[聊天记录]`` heading."""
+def forwarded_history(content: str, records: object, log: ParseLog, path: Path, line: int) -> str:
+    """The first line of a forwarded chat history as the JSON exporters render it; each of its items is a skip in
+    ``log``: the ``chatRecords`` list where the export has one, else the lines under a ``[聊天记录]`` heading."""
     first, _, rest = content.partition("\n")
     items = len(records) if isinstance(records, list) else \
         sum(1 for ln in rest.split("\n") if ln.strip()) if first.startswith(_FORWARD_HEADS) else 0
-    return first, items
+    for _ in range(items):
+        log.skip(path, line, "forwarded history item")
+    return first
 
 
 def strip_sender_prefix(raw: str, sender_id: str) -> str:

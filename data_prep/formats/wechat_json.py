@@ -169,10 +169,7 @@ def _message(obj: Any, ctx: _Context, line: int, log: ParseLog, me: frozenset[st
         else:
             text = _raw_text(obj, sender_id, content)
     elif kind is Kind.FORWARD:
-        first, items = forwarded_history(content, obj.get("chatRecords"))
-        text = first or placeholder
-        for _ in range(items):
-            log.skip(path, line, "forwarded history item")
+        text = forwarded_history(content, obj.get("chatRecords"), log, path, line) or placeholder
     elif kind in _MEDIA and not content.startswith("["):
         text = placeholder  # null in text-only exports, a media file path when media were exported
     elif kind is Kind.LINK:
