@@ -75,11 +75,15 @@ class _FusedLinearCrossEntropy(torch.autograd.Function):
         for start in range(0, hidden.shape[0], rows):
             h, t = hidden[start:start + rows], targets[start:start + rows]
             logits = F.linear(h, weight, bias).float()
-            lse = torch.logsumexp(logits, dim=-1)
-            total += (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            # softmax in the logits' buffer, in passes that allocate nothing of the chunk's size
+            target_logit = logits.gather(1, t[:, None]).squeeze(1)
+            top = logits.amax(dim=-1, keepdim=True)
+            grad = logits.sub_(top).exp_()
+            norm = grad.sum(dim=-1, keepdim=True)
+            total += (top.squeeze(1) + norm.log().squeeze(1) - target_logit).sum()  # log-sum-exp − target logit
             if not (need_h or need_w or need_b):
                 continue
-            grad = logits.sub_(lse[:, None]).exp_()  # softmax, in the logits' buffer
+            grad.div_(norm)
             grad[torch.arange(len(t), device=t.device), t] -= 1
             if grad_b is not None:
                 grad_b += grad.sum(0)
