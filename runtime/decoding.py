@@ -28,6 +28,7 @@ short prompt is not padded to a long one's length.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections import deque
 from collections.abc import Collection, Hashable, Sequence
@@ -109,6 +110,7 @@ class Decoder(Generic[Tag]):
         self.device = next(model.parameters()).device
         self._stops = torch.tensor(sorted(stop_ids), device=self.device)
         self._cache_arg = _cache_argument(model)
+        self._head = _large_cpu_output_layer(model)
         self.prefill_calls = self.step_calls = 0
         self.prompt_tokens = self.reused_tokens = 0  # prompt tokens added, and how many came from the store
         self._prefixes = _Prefixes(prefix_tokens, self.device) if prefix_tokens > 0 else None
@@ -216,7 +218,6 @@ class Decoder(Generic[Tag]):
     def _prefill(self, budget: int | None) -> None:
         """Run queued prompt columns through the model: all of them, or about ``budget`` tokens (at least one
         column). A group whose last column is through joins the running batch."""
-        import torch
 
         while self._joining and (budget is None or budget > 0):
             group = self._joining[0]
@@ -224,10 +225,8 @@ class Decoder(Generic[Tag]):
             end = width if budget is None else min(width, group.done + max(1, budget // rows))
             if end == width:  # the running rows get their logits too, so all rows are in the same state after it
                 self._catch_up()
-            with torch.inference_mode():
-                logits = self.model(input_ids=group.ids[:, group.done:end], attention_mask=group.mask[:, :end],
-                                    position_ids=group.positions[:, group.done:end], use_cache=True,
-                                    logits_to_keep=1, **{self._cache_arg: group.cache}).logits[:, -1, :]
+            logits = self._forward(group.ids[:, group.done:end], group.mask[:, :end],
+                                   group.positions[:, group.done:end], group.cache)
             self.prefill_calls += 1
             if budget is not None:
                 budget -= rows * (end - group.done)
@@ -243,13 +242,18 @@ class Decoder(Generic[Tag]):
         if self._feed is None:
             return
         self._mask = torch.cat([self._mask, self._mask.new_ones((len(self._feed), 1))], dim=1)
-        with torch.inference_mode():
-            self._logits = self.model(input_ids=self._feed[:, None], attention_mask=self._mask,
-                                      position_ids=self._next_position[:, None], use_cache=True, logits_to_keep=1,
-                                      **{self._cache_arg: self._cache}).logits[:, -1, :]
+        self._logits = self._forward(self._feed[:, None], self._mask, self._next_position[:, None], self._cache)
         self.step_calls += 1
         self._next_position = self._next_position + 1
         self._feed = None
+
+    def _forward(self, ids, mask, positions, cache):
+        """The last position's logits of ``ids`` run through the model on ``cache``."""
+        import torch
+
+        with torch.inference_mode(), _weight_first(self._head):
+            return self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                              logits_to_keep=1, **{self._cache_arg: cache}).logits[:, -1, :]
 
     def _join(self, group: _Joining[Tag], logits) -> None:
         """Append prefilled rows; the shorter of the two caches is left-padded (masked out) to the other's length."""
@@ -355,6 +359,42 @@ class _Prefixes:
     def _drop(self, key: int) -> None:
         seq, _ = self._entries.pop(key)
         self.tokens -= len(seq)
+
+
+def _large_cpu_output_layer(model):
+    """The model's output layer if it is a plain Linear of a large vocabulary on the CPU, else None."""
+    import torch
+
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if type(head) is not torch.nn.Linear or head.weight.device.type != "cpu" or head.weight.numel() < 2**25:
+        return None
+    return head
+
+
+@contextlib.contextmanager
+def _weight_first(head):
+    """While in it, ``head`` (a Linear, or None: nothing changes) computes weight @ inputᵀ instead of
+    input @ weightᵀ. Same product; but for the few rows of a decoding step times a real vocabulary's output layer,
+    MKL's single-precision GEMM is up to twice as fast this way round (measured on a 2-core AMD EPYC, one thread,
+    [151936 x 896] weight: 4 rows 125 -> 68 ms, 16 rows 198 -> 156 ms; 1 row unchanged at 38 ms). Only the output
+    layer: it is most of a decoding step's weights there, and the model's forward still applies whatever it applies
+    to its logits afterwards."""
+    if head is None:
+        yield
+        return
+
+    def forward(x):
+        rows = x.reshape(-1, x.shape[-1])
+        out = (head.weight @ rows.T).T
+        if head.bias is not None:
+            out = out + head.bias
+        return out.reshape(*x.shape[:-1], out.shape[-1])
+
+    head.forward = forward
+    try:
+        yield
+    finally:
+        del head.forward
 
 
 def _roomy_cache(layers: list[tuple[Any, Any]]):

@@ -333,3 +333,19 @@ def test_a_decoding_step_writes_its_column_in_place(model, tok):
     assert layer.keys.shape[-2] == layer._keys.shape[-2]  # full now
     decoder.step()
     assert layer._keys.data_ptr() != buffer and layer.keys.shape[-2] < layer._keys.shape[-2]
+
+
+def test_the_output_layer_computed_weight_first_gives_the_same_logits(model):
+    import torch
+
+    from runtime.decoding import _large_cpu_output_layer, _weight_first
+
+    assert _large_cpu_output_layer(model) is None  # the tiny vocabulary: left as it is
+    head = torch.nn.Linear(64, 3000, bias=True)
+    x = torch.randn(5, 1, 64)
+    with _weight_first(head):
+        assert "forward" in vars(head)
+        weight_first = head(x)
+    assert "forward" not in vars(head)  # the module's own forward again
+    assert weight_first.shape == (5, 1, 3000)
+    torch.testing.assert_close(weight_first, head(x))
