@@ -39,6 +39,7 @@ def test_dataset_is_owner_only_under_umask_022(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text(f'[persona]\nnames = ["林小夏"]\n[dataset]\ninputs = ["{SAMPLE}"]\nout_dir = "{out}"\n',
                       encoding="utf-8")
+    config.chmod(0o644)  # as a user's editor makes it, whatever umask earlier tests left this process
     subprocess.run([sys.executable, "-m", "data_prep", "build", "--config", str(config), "--quiet"], cwd=tmp_path,
                    env=ENV, umask=0o022, check=True, capture_output=True, timeout=300)
 

@@ -14,7 +14,9 @@ import pytest
 from core.config import ConfigError, load
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN = {"batch_size": 2, "epochs": 3, "lora_r": 4, "lora_alpha": 8, "cutoff_len": 64, "learning_rate": 1e-2,
+# cutoff_len 128 leaves serving's prompt budget (128 - max_new_tokens 64) room for every prompt: one training sequence
+# per chat
+TRAIN = {"batch_size": 2, "epochs": 3, "lora_r": 4, "lora_alpha": 8, "cutoff_len": 128, "learning_rate": 1e-2,
          "seed": 3}
 N_TRAIN = 8  # 4 optimizer steps per epoch; checkpoints (save_strategy=epoch) at steps 4, 8, 12
 
