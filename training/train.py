@@ -75,11 +75,13 @@ def packed_sdpa(module, query, key, value, attention_mask, dropout: float = 0.0,
         if position_ids is not None:
             pos = position_ids[min(b, position_ids.shape[0] - 1)]
             starts += ((pos[1:] - pos[:-1]) != 1).nonzero().flatten().add(1).tolist()
-        q, k, v = query[b:b + 1], key[b:b + 1], value[b:b + 1]
-        rows.append(torch.cat([F.scaled_dot_product_attention(q[:, :, s:e], k[:, :, s:e], v[:, :, s:e],
-                                                              dropout_p=dropout, is_causal=True, scale=scaling)
-                               for s, e in pairwise(starts + [length])], dim=2))
-    return torch.cat(rows, dim=0).transpose(1, 2).contiguous(), None
+        lengths = [e - s for s, e in pairwise(starts + [length])]
+        # split, not slices: its backward joins the samples' gradients in one copy instead of one row-sized
+        # zero tensor per sample
+        parts = zip(*(x[b].split(lengths, dim=1) for x in (query, key, value)), strict=True)
+        rows.append(torch.cat([F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=True,
+                                                              scale=scaling) for q, k, v in parts], dim=1))
+    return torch.stack(rows).transpose(1, 2).contiguous(), None
 
 
 def packed_attention(model) -> str:
