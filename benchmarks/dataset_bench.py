@@ -2,7 +2,7 @@
 
 Prints messages/s and peak RSS of the build (run in a child process so generation does not count), next to two
 baselines measured in the same run on the same files: the I/O floor (read + decode + split lines) and parsing alone.
-Target (issue #2): the whole build ≤ 15 s and ≤ 2 GiB on the 2-core CI machine.
+Target: the whole build ≤ 15 s and ≤ 2 GiB on the 2-core CI machine.
 
     python benchmarks/dataset_bench.py [--messages 1000000] [--chats 200] [--keep DIR]
 """
