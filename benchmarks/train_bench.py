@@ -29,7 +29,9 @@ Each setup runs in its own child process, so memory is its own: torch.cuda.max_m
 included); on the CPU the rise of the resident set over its size just before the first step (the step's own
 memory: activations, logits, gradients, optimizer state; Linux resets the high-water mark there through
 /proc/self/clear_refs). ``--repeat N`` runs the pair N times, alternating which goes first, and prints every
-pair's ratios and their spread, since other work on a shared machine moves the timings.
+pair's ratios and their spread, since other work on a shared machine moves the timings. On a shared CPU, run it
+with OMP_WAIT_POLICY=PASSIVE (or ``--threads 1``): OpenMP threads that spin while waiting for a descheduled
+partner cost the many small operations of a packed step several times their work.
 
     python benchmarks/train_bench.py [--shape tiny|qwen2.5-0.5b|... | --model PATH] [--layers N] [--steps 20]
                                      [--batch 16] [--repeat 3] [--json F]
@@ -430,10 +432,13 @@ def main() -> None:
         for i in range(args.repeat):
             order = SETUPS if i % 2 == 0 else SETUPS[::-1]
             runs.append({setup: child(spec_file, setup) for setup in order})
-    summary = report(args, spec, runs) | {"load_average": os.getloadavg()[0], "cpu_cores": os.cpu_count()}
+    summary = report(args, spec, runs) | {"load_average": os.getloadavg()[0], "cpu_cores": os.cpu_count(),
+                                          "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
     if summary["load_average"] > os.cpu_count():
         print(f"note: load average {summary['load_average']:.1f} on {os.cpu_count()} cores: other work shared the "
-              "CPU during this run, so the timings are contended")
+              "CPU during this run, so the timings are contended"
+              + ("" if summary["omp_wait_policy"] or args.threads == 1 else "; with several threads, "
+                 "OMP_WAIT_POLICY=PASSIVE keeps waiting threads from spinning on cores the others need"))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
