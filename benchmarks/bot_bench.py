@@ -283,6 +283,8 @@ def join_only(model, running: int, length: int, chunks: list[int | None], repeat
         for chunk in chunks:
             decoder = Decoder(model, Decoding(max_new_tokens=10_000), stop_ids={-1}, pad_id=0, prefill_chunk=chunk)
             decoder.add(short, list(range(running)))
+            while decoder.joining or not decoder.tags:
+                decoder.step()
             before, last = [], time.perf_counter()
             for _ in range(4):
                 decoder.step()
@@ -290,12 +292,14 @@ def join_only(model, running: int, length: int, chunks: list[int | None], repeat
                 last = time.perf_counter()
             gaps, t_add = [], last
             decoder.add([long], ["new"])  # without prefill_chunk, the whole prefill happens here
-            while "new" not in decoder.tags:  # the step it joins in gives it its first token
+            while True:  # until the step it joins in, which gives it its first token
                 decoder.step()
                 gaps.append(time.perf_counter() - last)
                 last = time.perf_counter()
+                if "new" in decoder.tags:
+                    break
             entry = out.setdefault(str(chunk or "at once"), {"step_s": [], "longest_wait_s": [], "newcomer_s": []})
-            entry["step_s"].append(statistics.median(before[1:]))
+            entry["step_s"].append(statistics.median(before))
             entry["longest_wait_s"].append(max(gaps))
             entry["newcomer_s"].append(last - t_add)
     return {name: {k: round(statistics.median(v), 3) for k, v in e.items()} for name, e in out.items()}
@@ -338,6 +342,10 @@ def main() -> int:
                                        "bot.engine.max_new_tokens": args.max_new_tokens})
     quiet_libraries()
     model, tokenizer, what = build(args, cfg)
+    if args.prefill_only or args.join_only:  # run here as the engine's worker thread runs
+        from runtime.engine import _leave_a_core
+
+        _leave_a_core(model)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu, {torch.get_num_threads()} threads"
     params = sum(p.numel() for p in model.parameters()) / 1e6
     if args.prefill_only:
