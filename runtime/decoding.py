@@ -28,6 +28,7 @@ short prompt is not padded to a long one's length.
 """
 from __future__ import annotations
 
+import array
 import contextlib
 import itertools
 from collections import deque
@@ -309,27 +310,28 @@ class _Prefixes:
     """Keys and values of finished replies' whole sequences (prompt and reply), so that a later prompt starting
     the same way (the same chat's next turn: its previous prompt, the reply, then what the friend said since; or
     just the same system prompt) prefills only what comes after. At most ``max_tokens`` tokens are held, the least
-    recently used go first; a sequence another one extends goes at once."""
+    recently used go first; a sequence another one extends goes at once.
+
+    Token sequences are compared as bytes (8 per token), so finding the longest common start is a few C-speed
+    comparisons per stored sequence rather than a tensor operation per token or per sequence."""
 
     def __init__(self, max_tokens: int, device):
         import collections
 
         self.max_tokens, self.device = max_tokens, device
-        self._entries: collections.OrderedDict[int, tuple[Any, list]] = collections.OrderedDict()
+        self._entries: collections.OrderedDict[int, tuple[bytes, list]] = collections.OrderedDict()
         self._ids = itertools.count()
         self.tokens = 0
 
     def put(self, tokens: list[int], cache, row: int, real) -> None:
         """The sequence ``tokens`` of cache row ``row``: its columns where ``real``; the cache holds every token
         but the last picked ones, which never went through the model."""
-        import torch
-
         held = int(real.sum())
         if held < 2 or held > self.max_tokens:
             return
-        seq = torch.tensor(tokens[:held], device=self.device)
+        seq = _token_bytes(tokens[:held])
         for key, (other, _) in list(self._entries.items()):  # what this one extends is redundant now
-            if len(other) <= held and torch.equal(other, seq[:len(other)]):
+            if seq.startswith(other):
                 self._drop(key)
         self._entries[next(self._ids)] = (seq, [(layer.keys[row][:, real], layer.values[row][:, real])
                                                 for layer in cache.layers])
@@ -340,16 +342,12 @@ class _Prefixes:
     def match(self, prompt: Sequence[int]) -> tuple[int, list | None]:
         """(n, per layer (keys, values) of n positions [heads, n, dim]): the longest stored start of ``prompt``,
         at most all but its last token (whose logits the prefill must compute)."""
-        import torch
-
         if not self._entries or len(prompt) < 2:
             return 0, None
-        p = torch.tensor(prompt[:-1], device=self.device)
+        p = _token_bytes(prompt[:-1])
         best, best_key = 0, None
         for key, (seq, _) in self._entries.items():
-            n = min(len(seq), len(p))
-            same = int((seq[:n] == p[:n]).int().cumprod(0).sum())  # leading tokens in common
-            if same > best:
+            if (same := _common_start(seq, p)) > best:
                 best, best_key = same, key
         if best_key is None:
             return 0, None
@@ -358,7 +356,24 @@ class _Prefixes:
 
     def _drop(self, key: int) -> None:
         seq, _ = self._entries.pop(key)
-        self.tokens -= len(seq)
+        self.tokens -= len(seq) // 8
+
+
+def _token_bytes(tokens: Sequence[int]) -> bytes:
+    return array.array("q", tokens).tobytes()
+
+
+def _common_start(a: bytes, b: bytes) -> int:
+    """Tokens (8 bytes each) at the start of ``a`` and ``b`` that are the same: a binary search on equal
+    slices."""
+    low, high = 0, min(len(a), len(b)) // 8  # a and b agree on `low` tokens; not on more than `high`
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[low * 8:mid * 8] == b[low * 8:mid * 8]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
 
 
 def _large_cpu_output_layer(model):

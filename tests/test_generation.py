@@ -309,7 +309,7 @@ def test_the_kept_replies_stay_within_their_token_budget(model, tok):
     while decoder:
         decoder.step()
     store: _Prefixes = decoder._prefixes
-    assert len(store._entries) == len(batch) and store.tokens == sum(len(s) for s, _ in store._entries.values())
+    assert len(store._entries) == len(batch) and store.tokens == sum(len(s) // 8 for s, _ in store._entries.values())
     n, kv = store.match(batch[3] + [7, 8, 9])
     assert n >= len(batch[3]) and kv[0][0].shape[1] == n
     small = Decoder(model, Decoding(max_new_tokens=8), prefix_tokens=2 * max(map(len, batch)), **stops(tok))
