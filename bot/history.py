@@ -58,7 +58,10 @@ class History:
         self._chats = SqliteDict(str(self.path), tablename="chats", autocommit=True, encode=json.dumps,
                                  decode=json.loads, journal_mode="WAL")
         self._live: dict[str, _Live | None] = {}
+        self._facts: dict[str, dict] = {}
         self._upgrade(data_dir)
+        # a mirror of the chats table: read on every message, so kept in memory; every change is written through
+        self._facts = dict(self._chats.items())
 
     # ---- reading -----------------------------------------------------------------------------------------------
 
@@ -73,14 +76,14 @@ class History:
 
     def keys(self) -> list[str]:
         """Chats with a current conversation."""
-        return [k for k in self._chats.keys() if self._current(k) is not None]
+        return [k for k in self._facts if self._current(k) is not None]
 
     def idle(self, older_than: float) -> list[str]:
         return [k for k in self.keys() if self._current(k).conversation.last < older_than]  # type: ignore[union-attr]
 
     def ended(self) -> int:
         """Conversations that have ended (kept for the owner; never shown to the model again)."""
-        return sum(self._chats[k]["ended"] for k in self._chats.keys())
+        return sum(f["ended"] for f in self._facts.values())
 
     def rows(self, key: str) -> list[tuple[int, str, str, str, float]]:
         """Everything stored for a chat: (conversation, role, speaker, text, time), oldest first."""
@@ -93,10 +96,10 @@ class History:
             ) -> Conversation:
         """Store a message and add it to the chat's conversation; a message that does not continue the current one
         (a long silence, a stalled side) ends it and opens the next."""
-        facts = self._chats.get(key)
+        facts = self._facts.get(key)
         if facts is None or (facts["name"], facts["is_group"]) != (chat_name, is_group):
             facts = {"ended": 0, **(facts or {}), "name": chat_name, "is_group": is_group}
-            self._chats[key] = facts
+            self._chats[key] = self._facts[key] = facts
         live = self._current(key)
         if live is None or not live.conversation.continues_with(said, self.rules):
             if live is not None:
@@ -117,15 +120,16 @@ class History:
         live = self._current(key)
         if live is None:
             return
-        self._chats[key] = {**self._chats[key], "ended": live.number}
+        self._chats[key] = self._facts[key] = {**self._facts[key], "ended": live.number}
         self._live[key] = None
 
     def forget(self, key: str) -> bool:
         """Delete everything stored for the chat, ended conversations included."""
-        known = key in self._chats
+        known = key in self._facts
         deleted = self._db.execute("DELETE FROM messages WHERE chat = ?", (key,)).rowcount
         if known:
             del self._chats[key]
+            del self._facts[key]
         self._live.pop(key, None)
         return known or deleted > 0
 
@@ -149,7 +153,7 @@ class History:
                 "INSERT INTO messages (chat, conversation, role, speaker, text, time) VALUES (?, ?, ?, ?, ?, ?)",
                 [(key, number, t["role"], speaker, text, doc["updated"]) for t in doc["turns"]
                  for speaker, text in t["lines"]])
-            self._chats[key] = {"name": doc["chat_name"], "is_group": doc["is_group"],
+            self._chats[key] = self._facts[key] = {"name": doc["chat_name"], "is_group": doc["is_group"],
                                 "ended": number if doc.get("ended") else number - 1}
         for leftover in (archive, archive.with_name(archive.name + "-wal"), archive.with_name(archive.name + "-shm")):
             leftover.unlink(missing_ok=True)
@@ -158,7 +162,7 @@ class History:
 
     def _last_number(self, key: str) -> int:
         row = self._db.execute("SELECT MAX(conversation) FROM messages WHERE chat = ?", (key,)).fetchone()
-        return max(row[0] or 0, self._chats.get(key, {}).get("ended", 0))
+        return max(row[0] or 0, self._facts.get(key, {}).get("ended", 0))
 
     def _current(self, key: str) -> _Live | None:
         if key not in self._live:
@@ -166,7 +170,7 @@ class History:
         return self._live[key]
 
     def _load(self, key: str) -> _Live | None:
-        facts = self._chats.get(key)
+        facts = self._facts.get(key)
         number = self._last_number(key)
         if facts is None or number <= facts["ended"]:
             return None
