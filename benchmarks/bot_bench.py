@@ -23,9 +23,9 @@ model with the real Qwen2.5-0.5B dimensions and vocabulary (151,936; no download
 shorten the run); prompts still come from the tiny tokenizer, whose ids are a subset. Random weights rarely emit
 the end-of-turn token, so every reply runs to max_new_tokens in both modes alike.
 
-Engine settings (defaults: the engine's): ``--prefill-chunk N`` prompt tokens prefilled per decoding step (0: a
-joining prompt is prefilled at once), ``--prefix-tokens N`` tokens of finished replies' keys and values kept for
-the chats' next messages (0: none kept, every prompt prefilled whole).
+Engine settings (defaults: the config's ``bot.engine`` ones): ``--prefill-chunk N`` prompt tokens prefilled per
+decoding step (0: a joining prompt is prefilled at once), ``--prefix-tokens N`` tokens of prompts' and replies' keys
+and values kept for the chats' next messages (0: none kept, every prompt prefilled whole).
 
 ``--prefill-only``: time and peak memory of prefilling 16 prompts x 448 tokens on the chosen shape, computing the
 logits of every position (what a plain forward does) vs the last position only (runtime.decoding.Decoder).
@@ -98,17 +98,17 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_mode(cfg, model, tokenizer, max_batch: int, arrivals: list[float], turns: int, lines: list[str],
-                   engine_settings: dict, *, one_by_one: bool = False) -> dict:
+                   *, one_by_one: bool = False) -> dict:
     """Chat c starts at arrivals[c] and sends ``turns`` messages in a row; ``one_by_one``: each chat starts once
     the one before it is done (the idle engine)."""
     from bot.chat import Incoming
     from bot.history import History
     from bot.responder import Responder
     from core.conversation import Rules
-    from runtime.engine import LocalEngine, decoding, prompt_budget
+    from runtime.engine import LocalEngine, batching, decoding, prompt_budget
 
     engine = LocalEngine(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg),
-                         max_batch=max_batch, batch_wait_s=cfg.bot.engine.batch_wait_ms / 1000, **engine_settings)
+                         **{**batching(cfg), "max_batch": max_batch})
     latencies: list[float] = []
     cpu_latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -323,8 +323,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="run idle, one-at-a-time and batched this many times")
     ap.add_argument("--no-baseline", action="store_true", help="skip one-at-a-time (latency only)")
-    ap.add_argument("--prefill-chunk", type=int, help="prompt tokens prefilled per step; 0: at once")
-    ap.add_argument("--prefix-tokens", type=int, help="tokens of finished replies kept for the next turn; 0: none")
+    ap.add_argument("--prefill-chunk", type=int, help="bot.engine.prefill_chunk: prompt tokens prefilled per step; "
+                    "0: at once")
+    ap.add_argument("--prefix-tokens", type=int, help="bot.engine.prefix_tokens: tokens of keys and values kept for "
+                    "the chats' next turns; 0: none")
     ap.add_argument("--prefill-only", action="store_true")
     ap.add_argument("--join-only", action="store_true")
     ap.add_argument("--prefill-prompts", type=int, default=16)
@@ -339,7 +341,10 @@ def main() -> int:
     cfg = load(args.config, overrides={"bot.debounce_s": 0.0, "bot.message_pause_s": 0.0,
                                        "bot.rate_limit": 10_000, "bot.allow": ["bench:*"],
                                        "bot.engine.temperature": 0.0, "bot.engine.repetition_penalty": 1.0,
-                                       "bot.engine.max_new_tokens": args.max_new_tokens})
+                                       "bot.engine.max_new_tokens": args.max_new_tokens,
+                                       **{f"bot.engine.{k}": v for k, v in (("prefill_chunk", args.prefill_chunk),
+                                                                            ("prefix_tokens", args.prefix_tokens))
+                                          if v is not None}})
     quiet_libraries()
     model, tokenizer, what = build(args, cfg)
     if args.prefill_only or args.join_only:  # run here as the engine's worker thread runs
@@ -365,25 +370,24 @@ def main() -> int:
         print(json.dumps({"join": result, "shape": what, "device": device}))
         return 0
 
-    settings = {k: v for k, v in (("prefill_chunk", args.prefill_chunk), ("prefix_tokens", args.prefix_tokens))
-                if v is not None}
-    if settings.get("prefill_chunk") == 0:
-        settings["prefill_chunk"] = None
+    from runtime.engine import batching
+
+    settings = {k: v for k, v in batching(cfg).items() if k in ("prefill_chunk", "prefix_tokens")}
     lines = friend_lines(cfg.path(cfg.dataset.out_dir) / "dev.jsonl", args.chats * args.turns)
     print(f"{args.chats} chats x {args.turns} messages, Poisson arrivals at {args.load:g} per idle reply time, "
-          f"{what}, {params:.1f}M params, greedy, {args.max_new_tokens} new tokens max, engine {settings or 'defaults'}"
+          f"{what}, {params:.1f}M params, greedy, {args.max_new_tokens} new tokens max, engine {settings}"
           f", {device}", file=sys.stderr)
     runs = []
     for rep in range(args.repeat):
         # the idle single reply sets the time unit of the arrival rate: two chats, one after the other, alone
-        idle = asyncio.run(run_mode(cfg, model, tokenizer, args.chats, [0.0, 0.0], args.turns, lines, settings,
+        idle = asyncio.run(run_mode(cfg, model, tokenizer, args.chats, [0.0, 0.0], args.turns, lines,
                                     one_by_one=True))
         idle_s = idle["p50_s"]
         arrivals = poisson_arrivals(args.chats, args.load / idle_s, args.seed)
         run = {"idle_single_s": idle_s, "idle": idle, "arrival_span_s": round(arrivals[-1], 2)}
         modes = (("batched", args.chats),) if args.no_baseline else (("one-at-a-time", 1), ("batched", args.chats))
         for name, batch in modes:
-            run[name] = asyncio.run(run_mode(cfg, model, tokenizer, batch, arrivals, args.turns, lines, settings))
+            run[name] = asyncio.run(run_mode(cfg, model, tokenizer, batch, arrivals, args.turns, lines))
         batched = run["batched"]
         run["p95_over_idle"] = round(batched["p95_s"] / idle_s, 2)
         run["p50_over_idle"] = round(batched["p50_s"] / idle_s, 2)

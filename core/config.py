@@ -153,10 +153,17 @@ class BotEngine(Section):
                                                 "(transformers/peft); openai: any OpenAI-compatible server.")
     adapter: Path | None = Field(None, description="Adapter folder for the local backend (default: "
                                  "<train.output_dir>/adapter).")
-    max_batch: int = Field(16, ge=1, le=4096, description="Local backend: chats answered together in one generate "
-                           "call.")
+    max_batch: int = Field(16, ge=1, le=4096, description="Local backend: most replies decoding at once; a message "
+                           "joins the running batch at its next step.")
     batch_wait_ms: int = Field(10, ge=0, le=60_000, description="Local backend: how long a request waits for others to "
                                "batch with.")
+    prefill_chunk: int = Field(256, ge=0, le=MAX_TOKENS, description="Local backend: prompt tokens prefilled per "
+                               "decoding step while a message joins, so the replies being written keep going (0: a "
+                               "prompt is prefilled at once).")
+    prefix_tokens: int = Field(16384, ge=0, le=10_000_000, description="Local backend: tokens of recent prompts and "
+                               "replies kept as keys and values, so a chat's next message is computed only from where "
+                               "it differs (0: none kept). Each costs 2 x layers x kv heads x head dim x dtype bytes "
+                               "(Qwen2.5-0.5B in float32: 24 KiB).")
     url: str = Field("http://127.0.0.1:8000/v1", description="openai backend: base URL (vLLM, llama.cpp "
                      "server, Ollama's /v1).")
     model: str = Field("clone", description="openai backend: model name (vLLM: the LoRA module's name).")

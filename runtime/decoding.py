@@ -13,7 +13,7 @@ cost little more than one. Own loop rather than ``model.generate``, for three re
   replies already running keep getting tokens while it joins instead of stalling for its whole prefill;
 - with ``prefix_tokens``, a chat's next turn reuses the keys and values of its previous prompt and reply, and is
   prefilled only from where it differs (what the friend said since, and any difference in how the reply was
-  re-tokenized).
+  re-tokenized); a prompt also reuses what it shares with the prompts already running (the persona prompt).
 
 Rows are left-padded in one shared cache; each row keeps its own position ids and attention-mask row, so a reply is
 what decoding its prompt alone gives: greedy results equal ``generate``'s and each prompt's own greedy decoding
@@ -93,9 +93,9 @@ class Decoder(Generic[Tag]):
     every ``step`` then prefills up to that many prompt tokens (rows x columns) before decoding the running rows,
     and prompts join the running batch once their last column is through.
 
-    ``prefix_tokens``: with more than 0, the keys and values of finished replies (prompt and reply, up to that many
-    tokens in all) are kept, and a new prompt that starts like one of them (a chat's next turn) is prefilled only
-    from where they differ.
+    ``prefix_tokens``: with more than 0, the keys and values of prompts once prefilled and of finished replies
+    (prompt and reply), up to that many tokens in all, are kept, and a new prompt that starts like one of them (a
+    chat's next turn, or the same persona prompt) is prefilled only from where they differ.
 
     ``prefill_calls``/``step_calls`` count the model calls of each kind; ``prompt_tokens``/``reused_tokens``, the
     prompt tokens added and those of them that came from the kept replies.
@@ -257,9 +257,14 @@ class Decoder(Generic[Tag]):
                               logits_to_keep=1, **{self._cache_arg: cache}).logits[:, -1, :]
 
     def _join(self, group: _Joining[Tag], logits) -> None:
-        """Append prefilled rows; the shorter of the two caches is left-padded (masked out) to the other's length."""
+        """Append prefilled rows; the shorter of the two caches is left-padded (masked out) to the other's length.
+        With a prefix store, their prompts are kept at once: a prompt arriving while they decode reuses what it
+        shares with them (the persona prompt, a chat's earlier turns)."""
         import torch
 
+        if self._prefixes is not None:
+            for row, prompt in enumerate(group.prompts):
+                self._prefixes.put(prompt, group.cache, row, group.mask[row].bool())
         seen = None
         if self.decoding.repetition_penalty != 1.0:  # tokens each row has seen, padding excluded
             seen = torch.zeros((len(group), logits.shape[-1]), dtype=torch.bool, device=self.device)
@@ -307,10 +312,10 @@ class Decoder(Generic[Tag]):
 
 
 class _Prefixes:
-    """Keys and values of finished replies' whole sequences (prompt and reply), so that a later prompt starting
-    the same way (the same chat's next turn: its previous prompt, the reply, then what the friend said since; or
-    just the same system prompt) prefills only what comes after. At most ``max_tokens`` tokens are held, the least
-    recently used go first; a sequence another one extends goes at once.
+    """Keys and values of prefilled prompts and of finished replies' whole sequences (prompt and reply), so that a
+    later prompt starting the same way (the same chat's next turn: its previous prompt, the reply, then what the
+    friend said since; or just the same system prompt) prefills only what comes after. At most ``max_tokens``
+    tokens are held, the least recently used go first; a sequence another one extends goes at once.
 
     Token sequences are compared as bytes (8 per token), so finding the longest common start is a few C-speed
     comparisons per stored sequence rather than a tensor operation per token or per sequence."""

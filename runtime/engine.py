@@ -57,6 +57,13 @@ def decoding(cfg: Config) -> Decoding:
                     repetition_penalty=e.repetition_penalty)
 
 
+def batching(cfg: Config) -> dict:
+    """LocalEngine's batching settings from the config."""
+    e = cfg.bot.engine
+    return {"max_batch": e.max_batch, "batch_wait_s": e.batch_wait_ms / 1000,
+            "prefill_chunk": e.prefill_chunk or None, "prefix_tokens": e.prefix_tokens}
+
+
 def _template_counter(tokenizer):
     def count(messages: list[dict]) -> int:
         return count_prompt_tokens(tokenizer, messages)
@@ -130,8 +137,7 @@ class LocalEngine:
         e = cfg.bot.engine
         model, tokenizer = load_for_generation(adapter_dir(cfg, cfg.path(e.adapter) if e.adapter else None),
                                                base_only=base_only, dtype=cfg.model.dtype)
-        return cls(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg), max_batch=e.max_batch,
-                   batch_wait_s=e.batch_wait_ms / 1000)
+        return cls(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg), **batching(cfg))
 
     def submit(self, messages: list[dict]) -> asyncio.Future:
         """Queue a conversation; the returned future (of the running event loop) gets its reply."""

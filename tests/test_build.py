@@ -114,3 +114,49 @@ def test_build_cli_reports_config_errors(tmp_path):
     cfg.write_text("[dataset]\ninputz = []\n", encoding="utf-8")
     r = run_cli("build", "--config", str(cfg))
     assert r.returncode == 2 and "dataset.inputz: unknown key" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_processes_started_together_build_the_dataset_once(tmp_path, monkeypatch):
+    """Two trainers launched at once (accelerate launch) both need the dataset: the second waits on the first's
+    build, which it finds finished, instead of building into the same folder at the same time."""
+    import fcntl
+    import threading
+
+    import data_prep.build
+    import training.prerequisites as prerequisites
+
+    cfg = load(overrides={"dataset.out_dir": str(tmp_path / "dataset")})
+    first_building, second_waiting = threading.Event(), threading.Event()
+    builds: list[str] = []
+    real_build, real_flock = data_prep.build.build, fcntl.flock
+
+    def build_after_the_second_arrives(cfg, progress=None):
+        builds.append(threading.current_thread().name)
+        if len(builds) == 1:
+            first_building.set()
+            second_waiting.wait(60)  # without the lock the second builds instead, and this times out
+        return real_build(cfg, progress=progress)
+
+    def flock(f, op):
+        if threading.current_thread().name == "second" and op == fcntl.LOCK_EX:
+            second_waiting.set()
+        return real_flock(f, op)
+
+    monkeypatch.setattr(data_prep.build, "build", build_after_the_second_arrives)
+    monkeypatch.setattr(prerequisites.fcntl, "flock", flock)
+    results: dict[str, Path] = {}
+
+    def run(name: str, after: threading.Event | None) -> None:
+        if after is not None:
+            after.wait(60)
+        results[name] = prerequisites.ensure_dataset(cfg, progress=False)
+
+    threads = [threading.Thread(target=run, args=("first", None), name="first"),
+               threading.Thread(target=run, args=("second", first_building), name="second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert builds == ["first"]
+    assert results == {"first": tmp_path / "dataset", "second": tmp_path / "dataset"}
+    assert (tmp_path / "dataset" / "train.jsonl").stat().st_size > 0

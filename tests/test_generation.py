@@ -276,6 +276,30 @@ def test_a_chats_next_turn_prefills_only_what_is_new(model, tok):
     assert got["fresh"] == alone(model, tok, fresh, decoding)
 
 
+def test_a_prompt_reuses_what_it_shares_with_the_replies_running(model, tok):
+    """Prompts are kept once prefilled: one arriving while they still decode (another chat, the same persona
+    prompt and template start) is prefilled only from where it leaves them, and its reply is still its own."""
+    decoding = Decoding(max_new_tokens=16)
+    batch = prompts(tok)
+    decoder, got = Decoder(model, decoding, prefix_tokens=4096, **stops(tok)), {}
+    decoder.add(batch[:2], ["a", "b"])
+    got.update(decoder.step())
+    assert len(decoder.tags) == 2  # both still decoding
+    shared = max(len(os.path.commonprefix([batch[2], p])) for p in batch[:2])
+    assert 0 < shared < len(batch[2])
+    calls, hook = forwards(model)
+    try:
+        decoder.add([batch[2]], ["c"])
+        while decoder:
+            got.update(decoder.step())
+    finally:
+        hook.remove()
+    assert decoder.reused_tokens == shared
+    assert [(rows, tokens) for rows, tokens, _ in calls if tokens > 1] == [(1, len(batch[2]) - shared)]
+    for tag, prompt in zip("abc", batch, strict=False):
+        assert got[tag] == alone(model, tok, prompt, decoding), tag
+
+
 def test_prompts_reusing_different_lengths_share_one_prefill(model, tok):
     """Rows reusing prefixes of different lengths (or none) are prefilled together: the reused parts are
     left-padded to the longest, the rest of each prompt after them, with padding between the two masked out."""

@@ -6,7 +6,10 @@ training would be a surprise, so that is an error telling the user to run `make 
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.config import Config, ConfigError
@@ -28,16 +31,33 @@ def ensure_base(cfg: Config, progress: bool = True) -> str:
 
 
 def ensure_dataset(cfg: Config, progress: bool = True) -> Path:
+    """The dataset folder, built first when it has no train.jsonl. Processes started together (``accelerate
+    launch``) take turns: the first builds it, the others find it built."""
     data_dir = cfg.path(cfg.dataset.out_dir)
-    if not (data_dir / "train.jsonl").exists():
-        print(f"{data_dir / 'train.jsonl'} not found: building the dataset first", file=sys.stderr)
-        from data_prep.build import DatasetError, build
+    if (data_dir / "train.jsonl").exists():
+        return data_dir
+    with _exclusive(data_dir.with_name(f".{data_dir.name}.lock")):
+        if not (data_dir / "train.jsonl").exists():
+            print(f"{data_dir / 'train.jsonl'} not found: building the dataset first", file=sys.stderr)
+            from data_prep.build import DatasetError, build
 
-        try:
-            build(cfg, progress=progress)
-        except DatasetError as e:
-            raise ConfigError(str(e)) from None
+            try:
+                build(cfg, progress=progress)
+            except DatasetError as e:
+                raise ConfigError(str(e)) from None
     return data_dir
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Held by one process at a time (an advisory lock on ``lock``, released by the kernel if the holder dies)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def ensure_adapter(cfg: Config, progress: bool = True) -> Path:
