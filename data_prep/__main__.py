@@ -81,7 +81,7 @@ def _inspect(paths: list[Path], me: frozenset[str], fmt: str | None) -> int:
         msgs.sort(key=lambda m: m.time)
         for m in msgs:
             kinds[m.kind] += 1
-            mine += m.is_me
+            mine += m.by_owner
             out.write(json.dumps(m.to_json(), ensure_ascii=False) + "\n")
     total = sum(kinds.values())
     err = sys.stderr

@@ -36,7 +36,7 @@ def _count_files(messages, file_messages: Counter, owner_files: Counter):
     for m in messages:
         path = m.source.rsplit(":", 1)[0]
         file_messages[path] += 1
-        if m.is_me:
+        if m.by_owner:
             owner_files[path] += 1
         yield m
 
@@ -86,7 +86,7 @@ def _build(cfg: Config, progress: bool | None) -> BuildResult:
     kept: list[Message] = list(clean(stream, ds, cstats))
     if not file_messages:
         raise DatasetError(_nothing_read(inputs, log))
-    if not any(m.is_me for m in kept):
+    if not any(m.by_owner for m in kept):
         raise DatasetError(
             "none of the messages was recognised as yours. Set persona.names in config.toml to your display name(s) "
             "or id(s) as the export shows them, and check with: python -m data_prep inspect PATH --me NAME")
@@ -98,8 +98,8 @@ def _build(cfg: Config, progress: bool | None) -> BuildResult:
     if not samples:
         raise DatasetError("no conversation has a reply from you after cleaning; see the counts in report.md")
     train, dev = split(samples, ds.dev_fraction)
-    mine = [m.text for m in kept if m.is_me]
-    others = [m.text for m in kept if not m.is_me]
+    mine = [m.text for m in kept if m.by_owner]
+    others = [m.text for m in kept if not m.by_owner]
     phrases = catchphrases(mine, others)
     profile = style_stats(mine, [p for p, _ in phrases[:10]])
     profile["catchphrases"] = phrases

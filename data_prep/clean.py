@@ -82,13 +82,13 @@ def _message_rejection(msg: Message, ds: Dataset, blocklist: list[str]) -> str |
     text = msg.text.strip()
     if not text:
         return "empty text"
-    if not msg.sender and not msg.is_me:
+    if not msg.sender and not msg.by_owner:
         return "sender unknown (e.g. a quote reply in a group)"
     if _PLACEHOLDER_ONLY.match(text):
         return "media placeholder only"
     if len(text) > ds.max_message_chars:
         return "longer than dataset.max_message_chars"
-    if msg.is_me and len(text) < ds.min_reply_chars:
+    if msg.by_owner and len(text) < ds.min_reply_chars:
         return "owner message shorter than dataset.min_reply_chars"
     if blocklist:
         low = text.lower()

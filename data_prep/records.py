@@ -30,7 +30,7 @@ class Message:
     chat_name: str          # display name of the chat
     is_group: bool
     sender: str             # display name as the export shows it (may be a raw wxid)
-    is_me: bool
+    by_owner: bool          # the owner (the person cloned) wrote it; `is_me` in the neutral format
     time: datetime          # naive local time unless the export carries an absolute one
     kind: Kind
     text: str               # for non-text kinds: the placeholder or caption the export shows
@@ -45,7 +45,7 @@ class Message:
             "is_group": self.is_group,
             "sender": self.sender,
             "sender_id": self.sender_id,
-            "is_me": self.is_me,
+            "is_me": self.by_owner,
             "time": self.time.isoformat(),
             "kind": str(self.kind),
             "text": self.text,

@@ -53,7 +53,7 @@ def split_sessions(msgs: list[Message], rules: Rules, stats: SessionStats) -> li
     if not msgs:
         return []
     first = msgs[0]
-    said = [Said(OWNER if m.is_me else USER, m.sender, m.text, seconds(m.time)) for m in msgs]
+    said = [Said(OWNER if m.by_owner else USER, m.sender, m.text, seconds(m.time)) for m in msgs]
     # the first message at each time
     exported = {s.time: m.time for s, m in zip(reversed(said), reversed(msgs), strict=True)}
     sessions = [Session(first.chat_id, exported[c.start], c) for c in split(said, first.chat_name, first.is_group,
@@ -61,5 +61,5 @@ def split_sessions(msgs: list[Message], rules: Rules, stats: SessionStats) -> li
     stats.sessions[first.chat_name] += len(sessions)
     stats.trimmed_lines += sum(s.conversation.trimmed_lines for s in sessions)
     stats.messages[first.chat_name] += len(msgs)
-    stats.mine[first.chat_name] += sum(m.is_me for m in msgs)
+    stats.mine[first.chat_name] += sum(m.by_owner for m in msgs)
     return sessions

@@ -45,7 +45,7 @@ def msg():
 
     def make(sender: str, text: str, minute: float, *, me: bool = False, chat: str = "friend", group: bool = False,
              kind: Kind = Kind.TEXT) -> Message:
-        return Message(chat_id=chat, chat_name=chat, is_group=group, sender=sender, is_me=me,
+        return Message(chat_id=chat, chat_name=chat, is_group=group, sender=sender, by_owner=me,
                        time=t0 + timedelta(minutes=minute), kind=kind, text=text, source=f"x.txt:{int(minute)}")
 
     return make

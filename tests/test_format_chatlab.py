@@ -23,7 +23,7 @@ def test_detected(name: str) -> None:
 def test_jsonl_by_ciphertalk_owner_from_meta() -> None:
     msgs, log = run_format(chatlab, FIX / "阿宁.jsonl")
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("阿宁", "阿宁", False)}
-    rows = [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("阿宁", False, Kind.TEXT, "周末来吃饭？", None),
         ("许三多", True, Kind.TEXT, "行，我带水果", "周末来吃饭？"),  # 25: quote found by replyToMessageId
@@ -45,7 +45,7 @@ def test_json_by_weflow_without_owner_id() -> None:
     me = frozenset({ME})
     msgs, log = run_format(chatlab, FIX / "周末爬山群.json", me)
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {(ROOM, "周末爬山群", True)}
-    rows = [(m.sender, m.sender_id, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.sender, m.sender_id, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("老谭", LAOTAN, False, Kind.TEXT, "周六爬山谁去", None),
         ("周一舟", ME, True, Kind.TEXT, "我去", "周六爬山谁去"),  # WeFlow's [引用 …] suffix cut off
@@ -62,14 +62,14 @@ def test_json_by_weflow_without_owner_id() -> None:
     ]
     assert skips(log) == [(101, "forwarded history item")] * 2
     # no ownerId and no `me`: nothing is the owner's (inspect warns; see test_format_contract)
-    assert not any(m.is_me for m in run_format(chatlab, FIX / "周末爬山群.json")[0])
+    assert not any(m.by_owner for m in run_format(chatlab, FIX / "周末爬山群.json")[0])
     # the owner's account name works as well as the id
-    assert sum(m.is_me for m in run_format(chatlab, FIX / "周末爬山群.json", frozenset({"周一舟"}))[0]) == 3
+    assert sum(m.by_owner for m in run_format(chatlab, FIX / "周末爬山群.json", frozenset({"周一舟"}))[0]) == 3
 
 
 def test_other_platform_millisecond_timestamps() -> None:
     msgs, _ = run_format(chatlab, FIX / "木槿_qq.json", frozenset({"小周"}))
-    assert [(m.sender, m.is_me, m.kind, m.text, m.time) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text, m.time) for m in msgs] == [
         ("木槿", False, Kind.TEXT, "周六去图书馆", datetime.fromtimestamp(1767006840)),
         ("小周", True, Kind.TEXT, "好的", datetime.fromtimestamp(1767006960)),
         ("木槿", False, Kind.STICKER, "[表情]", datetime.fromtimestamp(1767007000)),

@@ -28,7 +28,7 @@ def test_json_private_compact() -> None:
     msgs, log = run_format(chatlog, FIX / "tang_mu_1994.json")
     # no chat header and an empty talkerName: the chat is named after the peer
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {(TANG, "唐木", False)}
-    rows = [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         (ME, True, Kind.TEXT, "A&B都行", None),  # Go's \u0026 escape
         ("唐木", False, Kind.TEXT, "A还是B？", None),
@@ -48,7 +48,7 @@ def test_json_private_compact() -> None:
 
 def test_json_group_pat_and_bad_item() -> None:
     msgs, log = run_format(chatlog, FIX / "羽毛球群.json")
-    assert [(m.chat_name, m.is_group, m.sender, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.chat_name, m.is_group, m.sender, m.by_owner, m.kind, m.text) for m in msgs] == [
         ("羽毛球群", True, "阿强", False, Kind.TEXT, "今晚打球吗"),
         ("羽毛球群", True, "系统消息", False, Kind.SYSTEM, '"阿强" 拍了拍 "小满"'),
         ("羽毛球群", True, "小满", True, Kind.TEXT, "打！"),
@@ -59,7 +59,7 @@ def test_json_group_pat_and_bad_item() -> None:
 def test_csv_private_owner_from_the_chat_and_rendered_content() -> None:
     msgs, log = run_format(chatlog, FIX / "tang_mu_1994_1970-01-01_9999-12-31.csv")
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {(TANG, "唐木", False)}
-    rows = [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("唐木", False, Kind.TEXT, "A还是B？", None),
         (ME, True, Kind.TEXT, "那就A", "A还是B？"),  # "> " lines cut off, kept as the quote
@@ -77,10 +77,10 @@ def test_csv_private_owner_from_the_chat_and_rendered_content() -> None:
 
 def test_csv_group_needs_me_unless_a_private_chat_tells() -> None:
     alone, _ = run_format(chatlog, FIX / "group_only.csv")
-    assert [m.is_me for m in alone] == [False, False]
+    assert [m.by_owner for m in alone] == [False, False]
     named, _ = run_format(chatlog, FIX / "group_only.csv", frozenset({"小满"}))
-    assert [m.is_me for m in named] == [False, True]
+    assert [m.by_owner for m in named] == [False, True]
     mixed, _ = run_format(chatlog, FIX / "multi_talker.csv")
-    assert [(m.chat_name, m.is_group, m.sender, m.is_me) for m in mixed] == [
+    assert [(m.chat_name, m.is_group, m.sender, m.by_owner) for m in mixed] == [
         ("羽毛球群", True, "阿强", False), ("羽毛球群", True, "小满", True),
         ("唐木", False, "唐木", False), ("唐木", False, ME, True)]

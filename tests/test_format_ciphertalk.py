@@ -26,7 +26,7 @@ def test_detected(name: str) -> None:
 def test_private_every_trap() -> None:
     msgs, log = run_format(ciphertalk, FIX / "阿宁.json")
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {(ANING, "阿宁", False)}
-    rows = [(m.sender, m.is_me, m.kind, m.text) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text) for m in msgs]
     assert rows == [
         ("阿宁", False, Kind.TEXT, "周末来吃饭？"),
         ("许三多", True, Kind.TEXT, "行，我带水果"),  # quote: content is the reply, rawContent the XML
@@ -47,7 +47,7 @@ def test_private_every_trap() -> None:
 def test_group_raw_content_keeps_the_text_but_not_the_sender_prefix() -> None:
     msgs, _ = run_format(ciphertalk, FIX / "饭搭子.json")
     assert {(m.chat_id, m.is_group) for m in msgs} == {("18812345678@chatroom", True)}
-    assert [(m.sender, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text) for m in msgs] == [
         ("阿宁", False, Kind.TEXT, "OK:走起"),  # rawContent "wxid_…:\nOK:走起"
         ("阿宁", False, Kind.TEXT, "今晚吃啥"),
         ("许三多", True, Kind.TEXT, "火锅"),

@@ -33,7 +33,7 @@ CASES = [
     ("qqnt", "qqnt/v5_chunked", "2809317745"),
 ]
 IDS = [c[1] for c in CASES]
-FIELDS = ("chat_id", "chat_name", "is_group", "sender", "sender_id", "is_me", "time", "kind", "text", "quote")
+FIELDS = ("chat_id", "chat_name", "is_group", "sender", "sender_id", "by_owner", "time", "kind", "text", "quote")
 
 
 def _parse_all(fmt: str, rel: str, me: str | None) -> list[Message]:

@@ -23,7 +23,7 @@ def test_detected() -> None:
 def test_group_export_every_trap() -> None:
     msgs, log = run_format(echotrace, FILE, frozenset({ME}))  # isSend is null on one of my messages
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {(ROOM, "大学室友", True)}
-    rows = [(m.sender, m.sender_id, m.is_me, m.kind, m.text) for m in msgs]
+    rows = [(m.sender, m.sender_id, m.by_owner, m.kind, m.text) for m in msgs]
     assert rows == [
         ("老谭", LAOTAN, False, Kind.TEXT, "周末聚餐？"),
         ("小周", ME, True, Kind.TEXT, "好啊，我订位子"),  # isSend null: `me` decides
@@ -48,5 +48,5 @@ def test_group_export_every_trap() -> None:
 
 def test_null_is_send_without_me_is_not_mine() -> None:
     msgs, _ = run_format(echotrace, FILE)
-    assert [m.is_me for m in msgs if m.text == "好啊，我订位子"] == [False]
-    assert sum(m.is_me for m in msgs) == 2  # the isSend: 1 rows
+    assert [m.by_owner for m in msgs if m.text == "好啊，我订位子"] == [False]
+    assert sum(m.by_owner for m in msgs) == 2  # the isSend: 1 rows

@@ -36,7 +36,7 @@ def test_026_export_all_ten_fields_under_nine_names():
     assert not log.skips
     assert lines(msgs) == [2, 3, 5, 6, 7]  # the multi-line record starts on line 3 and ends on 4
     assert [m.chat_id for m in msgs] == ["TalkerId 3"] * 3 + ["TalkerId 5"] * 2
-    assert [m.is_me for m in msgs] == [True, False, False, False, False]
+    assert [m.by_owner for m in msgs] == [True, False, False, False, False]
     assert msgs[0].sender == "我" and msgs[0].text == "如果有帮助的话"
     assert msgs[0].time == datetime(2018, 6, 14, 8, 17, 58)
     assert msgs[1].text == "第一行\n第二行, 有逗号"
@@ -48,7 +48,7 @@ def test_026_export_all_ten_fields_under_nine_names():
 # --- 0.2.7–0.2.8 shifted rows ----------------------------------------------------------------------------------
 def test_027_shifted_rows_are_realigned_and_bad_rows_skipped_with_start_line():
     msgs, log = run("v027_shifted/messages.csv")
-    assert [(m.chat_name, m.sender, m.is_me, m.is_group) for m in msgs] == [
+    assert [(m.chat_name, m.sender, m.by_owner, m.is_group) for m in msgs] == [
         ("老王", "我", True, False),
         ("老王", "王大锤", False, False),          # Remark column held MsgSvrID; NickName the chat remark
         ("周末群", "小李", False, True),           # 13-field row: the group sender is the unnamed 13th field
@@ -70,7 +70,7 @@ def test_029_aligned_export_all_names_chats_and_group_members():
     assert not log.skips
     zs, fam, news = msgs[:2], msgs[2:8], msgs[8:9]
     assert {m.chat_name for m in zs} == {"张三"} and not any(m.is_group for m in zs)
-    assert [m.sender for m in zs] == ["我", "zhangsan_nick"] and [m.is_me for m in zs] == [True, False]
+    assert [m.sender for m in zs] == ["我", "zhangsan_nick"] and [m.by_owner for m in zs] == [True, False]
     assert all(m.chat_name == "家庭群" and m.is_group for m in fam)
     assert [(m.sender, m.kind, m.text) for m in fam] == [
         ("", Kind.SYSTEM, '"妈妈"邀请"小明"加入了群聊'),
@@ -89,7 +89,7 @@ def test_per_contact_private_sender_wxid_and_types():
     msgs, log = run("per_contact/Zhang_San/Zhang_San_utf8.csv")
     assert not log.skips
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("wxid_zs001", "Zhang_San", False)}
-    assert [(m.sender, m.sender_id, m.is_me) for m in msgs[:2]] == [("小明", "wxid_me123", True),
+    assert [(m.sender, m.sender_id, m.by_owner) for m in msgs[:2]] == [("小明", "wxid_me123", True),
                                                                    ("Zhang San", "wxid_zs001", False)]
     assert msgs[1].text == "早\n吃了吗"  # CRLF inside the quoted field
     assert lines(msgs) == [2, 3, 5, 6, 7, 8]
@@ -102,7 +102,7 @@ def test_per_contact_private_sender_wxid_and_types():
 def test_per_contact_group_with_member_wxids():
     msgs, _ = run("per_contact/读书会/读书会_utf8.csv")
     assert all(m.is_group and m.chat_id == "读书会" for m in msgs)
-    assert [(m.sender, m.sender_id, m.is_me) for m in msgs] == [
+    assert [(m.sender, m.sender_id, m.by_owner) for m in msgs] == [
         ("阿花", "wxid_hua", False), ("Bob", "wxid_bob", False), ("小明", "wxid_me123", True)]
 
 
@@ -110,7 +110,7 @@ def test_raw_rows_with_bytes_reprs_recover_quotes_from_compress_content():
     msgs, log = run("per_contact/李四/李四_utf8.csv")
     assert not log.skips
     assert all(m.chat_name == "李四" and not m.is_group for m in msgs)
-    assert [(m.kind, m.text, m.quote, m.is_me) for m in msgs] == [
+    assert [(m.kind, m.text, m.quote, m.by_owner) for m in msgs] == [
         (Kind.TEXT, "明天开会", None, False),
         (Kind.TEXT, "好的我看看", "明天开会", True),   # lz4 CompressContent decoded
         (Kind.TEXT, "这张好看", "[图片]", True),       # a quoted image: its XML is not the quote
@@ -121,14 +121,14 @@ def test_raw_rows_with_bytes_reprs_recover_quotes_from_compress_content():
 def test_raw_group_rows_take_the_sender_from_bytes_extra():
     msgs, _ = run("per_contact/项目组/项目组_utf8.csv")
     assert all(m.is_group for m in msgs)
-    assert [(m.sender_id, m.is_me) for m in msgs] == [("wxid_pm01", False), ("wxid_dev02", False), (None, True)]
+    assert [(m.sender_id, m.by_owner) for m in msgs] == [("wxid_pm01", False), ("wxid_dev02", False), (None, True)]
 
 
 # --- 2025 rewrite: Chinese header, no sender flag ---------------------------------------------------------------
 def test_2025_chinese_csv():
     msgs, log = run("v2025/聊天记录/王五(wxid_ww)/王五.csv")
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("wxid_ww", "王五", False)}
-    assert [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs] == [
         ("王五", False, Kind.TEXT, "新年好", None),
         ("小明", True, Kind.TEXT, "新年快乐", None),      # owner: the private chat's other speaker
         ("王五", False, Kind.TEXT, "哈哈", "新年快乐"),
@@ -144,7 +144,7 @@ def test_2025_chinese_csv():
 
 def test_2025_csv_me_from_config_wins():
     msgs, _ = run("v2025/聊天记录/王五(wxid_ww)/王五.csv", frozenset({"王五"}))
-    assert [m.is_me for m in msgs if m.sender == "王五"] == [True] * 4
+    assert [m.by_owner for m in msgs if m.sender == "王五"] == [True] * 4
 
 
 # --- TXT --------------------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def test_txt_2x_private():
     msgs, log = run("txt_2x/王五/王五.txt")
     assert not log.skips
     assert lines(msgs) == [1, 4, 10, 12, 15, 22, 26]
-    assert [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs] == [
         ("王五", False, Kind.TEXT, "新年好", None),
         ("小明", True, Kind.TEXT, "新年好！\n今年一起去旅行吧\n\n还有一件事", None),  # blank line inside a message
         ("", False, Kind.RECALL, "你撤回了一条消息", None),        # notice: `time text`, no body
@@ -168,7 +168,7 @@ def test_txt_2x_private():
 def test_txt_2x_group_unescapes_names():
     msgs, _ = run("txt_2x/读书会/读书会.txt", frozenset({"小明"}))
     assert all(m.is_group for m in msgs)
-    assert [(m.sender, m.is_me, m.kind) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind) for m in msgs] == [
         ("", False, Kind.SYSTEM), ("Tom's & co", False, Kind.TEXT), ("阿花", False, Kind.TEXT),
         ("小明", True, Kind.FILE), ("小明", True, Kind.TEXT)]
     assert (msgs[-1].text, msgs[-1].quote) == ("好的", None)  # 引用:未知
@@ -177,7 +177,7 @@ def test_txt_2x_group_unescapes_names():
 def test_txt_2025_group():
     msgs, log = run("txt_2025/聊天记录/周末爬山群(20240101@chatroom)/周末爬山群.txt", frozenset({"小明"}))
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("20240101@chatroom", "周末爬山群", True)}
-    assert [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs] == [
         ("", False, Kind.SYSTEM, '"小明"邀请"赵六"加入了群聊', None),   # header with time only
         ("赵六", False, Kind.TEXT, "大家好", None),
         ("小明", True, Kind.IMAGE, "【图片】", None),
@@ -194,7 +194,7 @@ def test_txt_2025_group():
 def test_ai_txt_has_dates_only():
     msgs, log = run("ai_txt/王五_chat.txt")
     assert not log.skips
-    assert [(m.sender, m.is_me, m.text) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.text) for m in msgs] == [
         ("王五", False, "新年好"), ("王五", False, "在吗"), ("小明", True, "在的"), ("小明", True, "【图片】"),
         ("小明", True, "初二快乐"), ("王五", False, "同乐")]
     assert msgs[4].time == datetime(2024, 2, 11) and msgs[3].kind is Kind.IMAGE
@@ -203,14 +203,14 @@ def test_ai_txt_has_dates_only():
 # --- encodings and broken input ---------------------------------------------------------------------------------
 def test_gb18030_excel_resave_with_short_dates():
     msgs, _ = run("bad/老同学/老同学.csv")
-    assert [(m.text, m.time, m.is_me) for m in msgs] == [
+    assert [(m.text, m.time, m.by_owner) for m in msgs] == [
         ("Excel另存为", datetime(2024, 10, 4, 11, 42), False), ("中文GBK", datetime(2024, 10, 4, 11, 43), True)]
     assert msgs[0].chat_name == "老同学"
 
 
 def test_utf16_export():
     msgs, _ = run("bad/utf16/messages.csv")
-    assert [(m.chat_name, m.text, m.is_me) for m in msgs] == [("张三", "UTF-16 也行", True)]
+    assert [(m.chat_name, m.text, m.by_owner) for m in msgs] == [("张三", "UTF-16 也行", True)]
 
 
 def test_truncated_file_keeps_complete_rows_and_counts_the_cut_one():

@@ -33,7 +33,7 @@ def test_detected_as_neutral(name: str) -> None:
 
 def test_jsonl_fields_and_inferred_groups() -> None:
     msgs, log = parse(FIX / "chats.jsonl")
-    rows = [(m.chat_id, m.chat_name, m.is_group, m.sender, m.sender_id, m.is_me, m.kind, m.text, m.quote)
+    rows = [(m.chat_id, m.chat_name, m.is_group, m.sender, m.sender_id, m.by_owner, m.kind, m.text, m.quote)
             for m in msgs]
     assert rows == [
         ("Mom", "Mom", False, "Mom", None, False, Kind.TEXT, "did you eat?", None),
@@ -82,7 +82,7 @@ def test_all_rows_bad_is_an_error_naming_the_first() -> None:
 
 def test_csv_fields_quoting_and_groups() -> None:
     msgs, log = parse(FIX / "chats.csv")
-    rows = [(m.chat_id, m.chat_name, m.is_group, m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.chat_id, m.chat_name, m.is_group, m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("Mom", "Mom", False, "Mom", False, Kind.TEXT, "did you eat?", None),
         ("Mom", "Mom", False, "Me", True, Kind.TEXT, 'yes\nnoodles, with "chili"', "did you eat?"),
@@ -130,7 +130,7 @@ def test_excel_variants(tmp_path: Path, encoding: str, delim: str) -> None:
     p.write_bytes("\r\n".join(delim.join(r) for r in rows).encode(encoding))
     assert detect(p).name == "neutral"
     msgs, log = parse(p)
-    assert [(m.chat_name, m.sender, m.is_me, m.text) for m in msgs] == [
+    assert [(m.chat_name, m.sender, m.by_owner, m.text) for m in msgs] == [
         ("妈妈", "妈妈", False, "吃饭了吗"), ("妈妈", "我", True, "吃了")]
     assert not log.skips
 
@@ -152,7 +152,7 @@ def test_inspect_output_round_trips(tmp_path: Path) -> None:
     p.write_text("".join(json.dumps(m.to_json(), ensure_ascii=False) + "\n" for m in original), encoding="utf-8")
     assert detect(p).name == "neutral"
     back, log = parse(p)
-    fields = ("chat_id", "chat_name", "is_group", "sender", "sender_id", "is_me", "time", "kind", "text", "quote")
+    fields = ("chat_id", "chat_name", "is_group", "sender", "sender_id", "by_owner", "time", "kind", "text", "quote")
     assert [tuple(getattr(m, f) for f in fields) for m in back] == \
            [tuple(getattr(m, f) for f in fields) for m in original]
     assert back[0].source == f"{p}:1" and not log.skips

@@ -33,7 +33,7 @@ def test_every_fixture_is_sniffed_as_pywxdump_and_not_liuhen(rel):
 
 def test_247_raw_rows_with_unquoted_json_content():
     msgs, log = run("v247_raw/wxid_friend_0_5000.csv")
-    assert [(m.sender, m.sender_id, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.sender, m.sender_id, m.by_owner, m.kind, m.text) for m in msgs] == [
         ("我", None, True, Kind.TEXT, "哦吼, 真的吗"),                # comma inside the unquoted JSON
         ("wxid_friend", "wxid_friend", False, Kind.TEXT, "第一行\n第二行"),
         ("wxid_friend", "wxid_friend", False, Kind.IMAGE, "图片"),
@@ -51,7 +51,7 @@ def test_247_raw_rows_with_unquoted_json_content():
 def test_earliest_writer_without_id_column():
     msgs, log = run("v24x_early/wxid_old_0.csv")
     assert not log.skips
-    assert [(m.chat_id, m.is_me, m.text) for m in msgs] == [("wxid_old", False, "早期版本, 没有id"),
+    assert [(m.chat_id, m.by_owner, m.text) for m in msgs] == [("wxid_old", False, "早期版本, 没有id"),
                                                             ("wxid_old", True, "收到")]
 
 
@@ -59,7 +59,7 @@ def test_quoted_json_content_group():
     msgs, log = run("v30x_quoted/12345678@chatroom_0_5000.csv")
     assert not log.skips
     assert all(m.is_group and m.chat_id == "12345678@chatroom" for m in msgs)
-    assert [(m.sender, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text) for m in msgs] == [
         ("我", True, Kind.TEXT, "哦吼"),
         ("wxid_alice", False, Kind.TEXT, "有人吗,\n在线等"),
         ("wxid_bob", False, Kind.STICKER, "表情"),
@@ -70,7 +70,7 @@ def test_quoted_json_content_group():
 
 def test_306_msg_src_layout_and_types():
     msgs, log = run("v306/wxid_xiaochong_0_5000.csv")
-    assert [(m.is_me, m.kind, m.text, m.quote) for m in msgs] == [
+    assert [(m.by_owner, m.kind, m.text, m.quote) for m in msgs] == [
         (True, Kind.TEXT, "明天去骑车吗", None),
         (False, Kind.TEXT, "（我们两个人骑）", "我之前租的时候: 很便宜"),   # [引用](time)name:content
         (True, Kind.LINK, "骑行路线推荐", None),                           # <a href> does not leak
@@ -93,7 +93,7 @@ def test_31x_users_json_names_members_and_chat():
     msgs, log = run(d + "98765@chatroom_0_5000.csv")
     assert not log.skips
     assert all(m.chat_id == "98765@chatroom" and m.chat_name == "周末群" and m.is_group for m in msgs)
-    assert [(m.sender, m.sender_id, m.is_me, m.kind) for m in msgs] == [
+    assert [(m.sender, m.sender_id, m.by_owner, m.kind) for m in msgs] == [
         ("小明", "wxid_me", True, Kind.TEXT),      # 3.1.x: my wxid as talker
         ("阿花", "wxid_a", False, Kind.TEXT),      # remark wins over nickname
         ("Bob", "wxid_b", False, Kind.IMAGE),
@@ -109,7 +109,7 @@ def test_31x_users_json_names_members_and_chat():
 
 def test_excel_resave_gbk_dates_without_seconds():
     msgs, _ = run("excel/test_person_0_730.csv")
-    assert [(m.time, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.time, m.by_owner, m.kind, m.text) for m in msgs] == [
         (datetime(2024, 10, 4, 11, 43), True, Kind.TEXT, "小马尔代夫"),
         (datetime(2024, 10, 4, 11, 44), True, Kind.STICKER, "表情")]
     assert msgs[0].chat_id == "test_person"
@@ -117,7 +117,7 @@ def test_excel_resave_gbk_dates_without_seconds():
 
 def test_utf16_export():
     msgs, _ = run("bad/utf16/wxid_u16_0_5000.csv")
-    assert [(m.chat_id, m.text, m.is_me) for m in msgs] == [("wxid_u16", "UTF-16 导出", True)]
+    assert [(m.chat_id, m.text, m.by_owner) for m in msgs] == [("wxid_u16", "UTF-16 导出", True)]
 
 
 def test_broken_users_json_is_counted_and_wxids_kept():

@@ -45,7 +45,7 @@ def test_multi_block_export_splits_chats_and_private_vs_group() -> None:
 def test_private_chat_messages() -> None:
     msgs, _ = parse("all_chats_bom_crlf.txt")
     private = [m for m in msgs if m.chat_id == "Victor.Woo"]
-    assert [(m.sender, m.sender_id, m.is_me, m.kind) for m in private] == [
+    assert [(m.sender, m.sender_id, m.by_owner, m.kind) for m in private] == [
         ("Victor.Woo", None, False, Kind.TEXT),
         ("我自己", None, True, Kind.TEXT),
         ("Victor.Woo", None, False, Kind.IMAGE),
@@ -61,7 +61,7 @@ def test_private_chat_messages() -> None:
 def test_group_senders_titles_ids_and_kinds() -> None:
     msgs, _ = parse("all_chats_bom_crlf.txt")
     group = [m for m in msgs if m.chat_id == "*PowerShell技术交流"]
-    assert [(m.sender, m.sender_id, m.is_me, m.kind) for m in group] == [
+    assert [(m.sender, m.sender_id, m.by_owner, m.kind) for m in group] == [
         ("此消彼长，云过有痕", "qq_g@163.com", False, Kind.TEXT),  # name<email>
         ("Alice", "10001", False, Kind.STICKER),  # 【管理员】 title stripped
         ("名字(带(嵌套)括号)", "0012345", False, Kind.TEXT),  # the LAST (…) is the id
@@ -79,7 +79,7 @@ def test_group_senders_titles_ids_and_kinds() -> None:
 
 def test_me_empty_marks_nobody() -> None:
     msgs, _ = parse("all_chats_bom_crlf.txt", frozenset())
-    assert not any(m.is_me for m in msgs)
+    assert not any(m.by_owner for m in msgs)
 
 
 def test_utf16_crlf() -> None:
@@ -94,7 +94,7 @@ def test_utf16_crlf() -> None:
 
 def test_gb18030_private_me_by_name() -> None:
     msgs, _ = parse("private_gb18030.txt")
-    assert [(m.chat_name, m.is_group, m.sender, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.chat_name, m.is_group, m.sender, m.by_owner, m.kind, m.text) for m in msgs] == [
         ("小明", False, "小明", False, Kind.TEXT, "你好，中文编码"),
         ("小明", False, "我", True, Kind.TEXT, "好的"),
         # 系统消息(10000) carries a number but does not make a private chat a group
@@ -151,7 +151,7 @@ def test_real_sample_hikariyo() -> None:
     assert detect(REAL).name == "qq"
     log = ParseLog()
     msgs = list(qq.parse(REAL, log, frozenset({"456456"})))
-    assert [(m.sender, m.sender_id, m.is_me, m.time, m.text, m.is_group) for m in msgs] == [
+    assert [(m.sender, m.sender_id, m.by_owner, m.time, m.text, m.is_group) for m in msgs] == [
         ("A", "123123", False, datetime(1883, 3, 7, 11, 22, 33), "A", True),
         ("B", "456456", True, datetime(1883, 3, 7, 12, 34, 56), "B", True),
     ]

@@ -38,7 +38,7 @@ def test_detected_as_qqnt(name: str) -> None:
 
 def test_group_export_messages() -> None:
     msgs, log = parse("group_export.json", frozenset({"Bob"}))  # selfUid wins over `me`
-    rows = [(m.sender, m.sender_id, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.sender, m.sender_id, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("我", "10000001", True, Kind.TEXT, "大家好\n第二行", None),
         ("Alice群名片", "20000002", False, Kind.TEXT, "@我 早 /微笑", None),
@@ -67,7 +67,7 @@ def test_group_export_messages() -> None:
 
 def test_compact_private_bom_self_uin() -> None:
     msgs, log = parse("private_compact_bom.json")
-    assert [(m.sender, m.is_me, m.kind, m.text, m.time) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text, m.time) for m in msgs] == [
         ("小红", False, Kind.TEXT, "在吗", at(1)),
         ("我", True, Kind.TEXT, "在", at(2)),
         ("小红", False, Kind.VOICE, "[语音]", at(3)),
@@ -79,7 +79,7 @@ def test_compact_private_bom_self_uin() -> None:
 
 def test_chunked_export() -> None:
     msgs, log = parse("chunked/chunks/c000001.jsonl")
-    assert [(m.sender, m.is_me, m.text, m.chat_name, m.is_group) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.text, m.chat_name, m.is_group) for m in msgs] == [
         ("Alice群名片", False, "chunk one", "摸鱼群", True),
         ("我", True, "chunk two", "摸鱼群", True),
         ("Bob", False, "chunk three", "摸鱼群", True),
@@ -107,7 +107,7 @@ def test_no_self_uid_uses_me(tmp_path: Path) -> None:
     f = tmp_path / "x.json"
     f.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     msgs = list(qqnt.parse(f, ParseLog(), frozenset({"40000004"})))
-    assert [m.is_me for m in msgs] == [True, False, True]
+    assert [m.by_owner for m in msgs] == [True, False, True]
     expected = datetime(2023, 11, 14, 14, tzinfo=UTC).astimezone().replace(tzinfo=None)
     assert msgs[0].time == expected
 
@@ -173,7 +173,7 @@ def test_v5_detected(path: Path) -> None:
 def test_v5_renders_the_line_only() -> None:
     msgs, log = parse("v5/" + V5.name)
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("木槿", "木槿", False)}
-    rows = [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("小周", True, Kind.TEXT, "周六去图书馆", None),  # selfUid (5.x after 2025-12-26)
         ("木槿", False, Kind.TEXT, "好的", "周六去图书馆"),  # "[回复 u_…: …]\n" prefix removed
@@ -199,16 +199,16 @@ def test_v5_renders_the_line_only() -> None:
 
 def test_v5_before_self_uid_uses_me() -> None:
     msgs, _ = parse("v5/" + V5_GROUP.name)
-    assert not any(m.is_me for m in msgs)
+    assert not any(m.by_owner for m in msgs)
     for me in ("小周", "2809317745", "u_Hb7Vn3Mj1Kf5Gd9Sq2Wx6Er8"):
         msgs, _ = parse("v5/" + V5_GROUP.name, frozenset({me}))
-        assert [(m.sender, m.is_me) for m in msgs] == [("木槿", False), ("小周", True), ("阿凯", False)], me
+        assert [(m.sender, m.by_owner) for m in msgs] == [("木槿", False), ("小周", True), ("阿凯", False)], me
     assert {(m.chat_name, m.is_group) for m in msgs} == {("宿舍群", True)}
 
 
 def test_v5_chunked() -> None:
     msgs, log = parse("v5_chunked/chunks/c000001.jsonl", frozenset({"2809317745"}))
-    assert [(m.sender, m.is_me, m.kind, m.text, m.quote, m.is_group) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text, m.quote, m.is_group) for m in msgs] == [
         ("木槿", False, Kind.TEXT, "今天谁值日", None, True),
         ("小周", True, Kind.TEXT, "我来", "今天谁值日", True),
         ("木槿", False, Kind.IMAGE, "[图片]", None, True),

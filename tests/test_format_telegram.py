@@ -33,7 +33,7 @@ def test_detected_as_telegram(name: str) -> None:
 
 def test_personal_chat_senders_kinds_texts() -> None:
     msgs, log = parse(FIX / "personal_chat.json")
-    rows = [(m.sender, m.is_me, m.kind, m.text) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text) for m in msgs]
     assert rows == [
         ("Alice", False, Kind.TEXT, "hi there"),
         ("Bob", True, Kind.TEXT, "see https://example.org and this"),       # text as a list of str + entities
@@ -72,7 +72,7 @@ def test_personal_chat_times_quotes_sources() -> None:
 
 def test_account_export_me_from_personal_information() -> None:
     msgs, log = parse(FIX / "account_export.json", me=frozenset({"Carol"}))  # export's own marker wins over me
-    rows = [(m.chat_name, m.is_group, m.sender, m.sender_id, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.chat_name, m.is_group, m.sender, m.sender_id, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("Alice", False, "Alice", "user5000000001", False, Kind.TEXT, "morning", None),
         ("Alice", False, "Bob", "user6000000002", True, Kind.TEXT, "morning!", None),
@@ -90,7 +90,7 @@ def test_account_export_me_from_personal_information() -> None:
 
 def test_old_format_numeric_from_id_and_text_list() -> None:
     msgs, log = parse(FIX / "old_format.json")
-    rows = [(m.sender, m.sender_id, m.is_me, m.time, m.text) for m in msgs]
+    rows = [(m.sender, m.sender_id, m.by_owner, m.time, m.text) for m in msgs]
     assert rows == [
         ("Grace", "user4325636679", False, datetime(2020, 1, 1, 0, 0, 2), "hey, what's up"),
         ("Ava", "user1234567890", True, datetime(2020, 1, 1, 0, 0, 4), "not much, you?"),
@@ -101,20 +101,20 @@ def test_old_format_numeric_from_id_and_text_list() -> None:
 def test_single_group_export_needs_me() -> None:
     path = FIX / "group_chat.json"
     msgs, _ = parse(path)
-    assert [(m.sender, m.is_me, m.is_group) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.is_group) for m in msgs] == [
         ("Dana", False, True), ("Eve", False, True), ("Frank", False, True)]
     assert msgs[2].quote == "chapter 3 tonight"
     by_name, _ = parse(path, frozenset({"Eve"}))
-    assert [m.is_me for m in by_name] == [False, True, False]
+    assert [m.by_owner for m in by_name] == [False, True, False]
     by_id, _ = parse(path, frozenset({"user9000000007"}))
-    assert [m.is_me for m in by_id] == [False, False, True]
+    assert [m.by_owner for m in by_id] == [False, False, True]
     by_bare_id, _ = parse(path, frozenset({"9000000005"}))
-    assert [m.is_me for m in by_bare_id] == [True, False, False]
+    assert [m.by_owner for m in by_bare_id] == [True, False, False]
 
 
 def test_saved_messages_are_all_mine() -> None:
     msgs, _ = parse(FIX / "saved_messages.json")
-    assert [(m.chat_name, m.sender, m.is_me, m.text) for m in msgs] == [
+    assert [(m.chat_name, m.sender, m.by_owner, m.text) for m in msgs] == [
         ("Saved Messages", "Bob", True, "note to self")]
 
 
@@ -133,18 +133,18 @@ def test_real_sample() -> None:
         ("Jimmeny Marvelton", "you will not trick me this time"),
     ]
     # The sample's chat id matches no sender (anonymised); the chat is named after the peer, so the other is me.
-    assert [m.is_me for m in msgs] == [False, True, False, False]
+    assert [m.by_owner for m in msgs] == [False, True, False, False]
     assert msgs[0].time == datetime(2023, 8, 23, 13, 11, 23)
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("5965280513", "Jimmeny", False)}
     assert not log.skips
     # --me still decides when the export cannot tell.
     msgs, _ = parse(REAL, frozenset({"Jimmeny Marvelton"}))
-    assert [m.is_me for m in msgs] == [True, False, True, True]
+    assert [m.by_owner for m in msgs] == [True, False, True, True]
 
 
 def test_peer_id_in_chat_beats_me_option() -> None:
     msgs, _ = parse(FIX / "personal_chat.json", frozenset({"Alice"}))
-    assert msgs[0].sender == "Alice" and not msgs[0].is_me
+    assert msgs[0].sender == "Alice" and not msgs[0].by_owner
 
 
 def test_repair_escapes_only_touches_unescaped_backslash_x() -> None:
@@ -214,7 +214,7 @@ def test_odd_records_are_skipped_not_dropped(tmp_path: Path) -> None:
     p = tmp_path / "result.json"
     p.write_text(json.dumps(chat, indent=1), encoding="utf-8")
     msgs, log = parse(p)
-    assert [(m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.by_owner, m.kind, m.text) for m in msgs] == [
         (False, Kind.OTHER, "[empty message]"),
         (True, Kind.OTHER, "[poll] lunch?"),
         (True, Kind.LOCATION, "[location]"),

@@ -23,7 +23,7 @@ def parse(path: Path, me: frozenset[str] = NONE) -> tuple[list, ParseLog]:
 
 
 def rows(msgs: list) -> list[tuple]:
-    return [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    return [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
 
 
 def skips(log: ParseLog) -> list[tuple[int | None, str]]:
@@ -114,7 +114,7 @@ def test_private_chat_every_trap() -> None:
 def test_group_chat_names_wxid_and_glued_transfers() -> None:
     msgs, log = parse(ACCOUNT / "同事群/index.txt")
     assert log.skips == []
-    assert [(m.sender, m.sender_id, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.sender, m.sender_id, m.by_owner, m.kind, m.text) for m in msgs] == [
         ("", None, False, Kind.SYSTEM, '"李四"邀请"王五"加入了群聊'),
         ("李四", None, False, Kind.TEXT, "大家好"),
         ("王五", None, False, Kind.TEXT, "你好\n第二行"),
@@ -148,15 +148,15 @@ def test_group_heuristics(chat: str, group: bool) -> None:
 
 def test_me_from_account_index_and_user() -> None:
     msgs, _ = parse(ACCOUNT / "家庭群/index.txt")
-    assert [(m.sender, m.is_me) for m in msgs] == [("妈妈", False), ("", False), ("张三", True)]
+    assert [(m.sender, m.by_owner) for m in msgs] == [("妈妈", False), ("", False), ("张三", True)]
     msgs, _ = parse(ACCOUNT / "家庭群/index.txt", frozenset({"妈妈 "}))  # user's me is stripped and added
-    assert [m.is_me for m in msgs] == [True, False, True]
+    assert [m.by_owner for m in msgs] == [True, False, True]
 
 
 def test_me_from_account_folder_name_without_index() -> None:
     msgs, _ = parse(FIX / "noindex/李雷/韩梅梅/index.txt")
     # the folder is the display name with file-name-invalid characters removed: "李/雷" -> "李雷"
-    assert [(m.sender, m.is_me) for m in msgs] == [("韩梅梅", False), ("李/雷", True)]
+    assert [(m.sender, m.by_owner) for m in msgs] == [("韩梅梅", False), ("李/雷", True)]
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("韩梅梅", "韩梅梅", False)}
 
 
@@ -170,15 +170,15 @@ def test_legacy_12h_times_and_unknown_owner() -> None:
         ("EC", datetime(2017, 11, 30, 0, 5), Kind.TEXT),     # 12:05 AM
         ("Fanny", datetime(2017, 11, 30, 12, 30), Kind.TEXT),  # 12:30 PM
     ]
-    assert not any(m.is_me for m in msgs)  # not in the export layout and no --me: owner unknown
+    assert not any(m.by_owner for m in msgs)  # not in the export layout and no --me: owner unknown
     assert {(m.chat_id, m.chat_name) for m in msgs} == {("Fanny", "Fanny")}
     msgs, _ = parse(FIX / "legacy_12h.txt", frozenset({"EC"}))
-    assert [m.is_me for m in msgs] == [True, False, True, True, False]
+    assert [m.by_owner for m in msgs] == [True, False, True, True, False]
 
 
 def test_english_locale() -> None:
     msgs, log = parse(FIX / "english.txt", frozenset({"Me Myself"}))
-    assert [(m.sender, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text) for m in msgs] == [
         ("Fanny", False, Kind.TEXT, "hello"),
         ("Me Myself", True, Kind.IMAGE, "[Photo]"),
         ("Fanny", False, Kind.STICKER, "[Emoji]"),
@@ -214,7 +214,7 @@ def test_whole_export_folder() -> None:
         "张三/同事群/index.txt": "wechatexporter", "张三/家庭群/index.txt": "wechatexporter",
         "张三/李四,王五/index.txt": "wechatexporter"}
     assert sorted({m.chat_id for m in msgs}) == sorted(["张三/Fanny", "张三/同事群", "张三/家庭群", "张三/李四,王五"])
-    assert {m.sender for m in msgs if m.is_me} == {"张三"}
+    assert {m.sender for m in msgs if m.by_owner} == {"张三"}
 
 
 def test_truncated_file_inside_forwarded_block() -> None:
@@ -346,7 +346,7 @@ def test_bulk_file_with_continuations(tmp_path: Path) -> None:
     path.write_text("Fanny - 微信聊天记录\n\n" + body, encoding="utf-8")
     msgs, log = parse(path, frozenset({"张三"}))
     assert len(msgs) == 20000 and log.skips == []
-    assert msgs[0].text == "[图片]\n续行" and msgs[1].text == "消息" and msgs[1].is_me
+    assert msgs[0].text == "[图片]\n续行" and msgs[1].text == "消息" and msgs[1].by_owner
     assert sum(m.kind is Kind.IMAGE for m in msgs) == len(range(0, 20000, 7))
 
 

@@ -30,7 +30,7 @@ def test_detected(name: str) -> None:
 def test_json_private_every_trap() -> None:
     msgs, log = run_format(weflow, FIX / "私聊_林雨舟.json")
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {(LIN, "林雨舟", False)}
-    rows = [(m.sender, m.sender_id, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.sender, m.sender_id, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("林雨舟", LIN, False, Kind.TEXT, "明早几点出发？\n我订车", None),
         ("林雨舟", LIN, False, Kind.IMAGE, "[图片]", None),  # content null: text-only export
@@ -56,7 +56,7 @@ def test_json_private_every_trap() -> None:
 def test_json_group_trims_the_prefix_newline_and_names_members() -> None:
     msgs, _ = run_format(weflow, FIX / "群聊_周末爬山群.json")
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("24681357902@chatroom", "周末爬山群", True)}
-    assert [(m.sender, m.is_me, m.kind, m.text) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text) for m in msgs] == [
         ("老谭", False, Kind.TEXT, "周六爬山谁去"),  # "\n周六爬山谁去": WeFlow's prefix strip leaves the newline
         ("周一舟", True, Kind.TEXT, "我去"),
         ("系统消息", False, Kind.SYSTEM, '"老谭"邀请"阿May"加入了群聊'),
@@ -66,14 +66,14 @@ def test_json_group_trims_the_prefix_newline_and_names_members() -> None:
 
 def test_arkme_json_senders_by_id() -> None:
     msgs, _ = run_format(weflow, FIX / "arkme_林雨舟.json")
-    assert [(m.sender, m.sender_id, m.is_me, m.text) for m in msgs] == [
+    assert [(m.sender, m.sender_id, m.by_owner, m.text) for m in msgs] == [
         ("林雨舟", LIN, False, "在吗"), ("周一舟", ME, True, "在")]
 
 
 def test_weclone_csv_private() -> None:
     msgs, log = run_format(weflow, FIX / "私聊_林雨舟.csv")
     assert {(m.chat_id, m.chat_name, m.is_group) for m in msgs} == {("林雨舟", "林雨舟", False)}
-    rows = [(m.sender, m.is_me, m.kind, m.text, m.quote) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text, m.quote) for m in msgs]
     assert rows == [
         ("林雨舟", False, Kind.TEXT, "明早几点出发？\n我订车", None),
         ("林雨舟", False, Kind.IMAGE, "[图片]", None),
@@ -98,7 +98,7 @@ def test_weclone_csv_private() -> None:
 def test_weclone_csv_group_from_speakers_without_a_name_prefix() -> None:
     msgs, _ = run_format(weflow, FIX / "爬山群.csv")
     assert {(m.chat_name, m.is_group) for m in msgs} == {("爬山群", True)}
-    assert [(m.sender, m.is_me, m.kind) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind) for m in msgs] == [
         ("老谭", False, Kind.TEXT), ("周一舟", True, Kind.TEXT), ("系统消息", False, Kind.SYSTEM),
         ("阿May", False, Kind.TEXT)]
 
@@ -136,7 +136,7 @@ def test_json_before_the_weflow_header_reads_the_same(tmp_path: Path) -> None:
     old = tmp_path / "私聊_林雨舟.json"
     old.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
     assert detect(old).name == "echotrace"
-    fields = ("sender", "is_me", "time", "kind", "text", "quote")
+    fields = ("sender", "by_owner", "time", "kind", "text", "quote")
     new_msgs, _ = run_format(weflow, FIX / "私聊_林雨舟.json")
     old_msgs = list(detect(old).parse(old, ParseLog(), frozenset()))
     assert [tuple(getattr(m, f) for f in fields) for m in old_msgs] == \

@@ -33,7 +33,7 @@ def test_detected_as_whatsapp(name: str) -> None:
 
 def test_android_private_chat() -> None:
     msgs, log = parse(ANDROID)
-    rows = [(m.sender, m.is_me, m.kind, m.text) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text) for m in msgs]
     assert rows == [
         ("", False, Kind.SYSTEM, "Messages and calls are end-to-end encrypted. No one outside of this chat, not even "
                                  "WhatsApp, can read or listen to them. Tap to learn more."),
@@ -61,7 +61,7 @@ def test_android_private_chat() -> None:
 
 def test_ios_group_chat() -> None:
     msgs, log = parse(IOS)
-    rows = [(m.sender, m.is_me, m.kind, m.text) for m in msgs]
+    rows = [(m.sender, m.by_owner, m.kind, m.text) for m in msgs]
     assert rows == [
         ("Family", False, Kind.SYSTEM, "Messages and calls are end-to-end encrypted. No one outside of this chat, "
                                        "not even WhatsApp, can read or listen to them."),
@@ -96,7 +96,7 @@ def test_ios_group_subject_without_folder_name(tmp_path: Path) -> None:
 
 def test_android_group_month_first_12h() -> None:
     msgs, log = parse(TEAM)
-    assert [(m.sender, m.is_me, m.kind, m.text, m.time) for m in msgs] == [
+    assert [(m.sender, m.by_owner, m.kind, m.text, m.time) for m in msgs] == [
         ("", False, Kind.SYSTEM, 'You created group "Team: 2023"', datetime(2023, 1, 22, 18, 30)),
         ("", False, Kind.SYSTEM, "You added Carol", datetime(2023, 1, 22, 18, 31)),
         ("", False, Kind.SYSTEM, "Carol left", datetime(2023, 1, 22, 18, 32)),
@@ -224,7 +224,7 @@ def test_real_sample_langchain_android() -> None:
     log = ParseLog()
     msgs = list(whatsapp.parse(REAL, log, frozenset({"User 1"})))
     assert len(msgs) == 11
-    assert (msgs[0].sender, msgs[0].is_me, msgs[0].time) == ("User 1", True, datetime(2023, 1, 22, 18, 30))
+    assert (msgs[0].sender, msgs[0].by_owner, msgs[0].time) == ("User 1", True, datetime(2023, 1, 22, 18, 30))
     assert (msgs[5].sender, msgs[5].kind) == ("User 2", Kind.OTHER)
     assert msgs[-1].text == "Bye!"  # the broken `3:22_AM` line is not glued onto it
     assert {m.is_group for m in msgs} == {False}

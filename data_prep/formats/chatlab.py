@@ -137,11 +137,11 @@ def _message(obj: Any, chat: _Chat, path: Path, line: int, log: ParseLog, me: fr
                        f"{path}:{line}")
     shown = _str(obj.get("groupNickname")) or _str(obj.get("accountName"))
     if chat.owner:
-        is_me = sender_id == chat.owner
+        by_owner = sender_id == chat.owner
     else:
-        is_me = sender_id in me or shown in me or _str(obj.get("accountName")) in me
+        by_owner = sender_id in me or shown in me or _str(obj.get("accountName")) in me
     sender = shown or chat.members.get(sender_id, "") or sender_id
-    return Message(chat.chat_id, chat.name, chat.is_group, sender, is_me, when, kind, text, quote,
+    return Message(chat.chat_id, chat.name, chat.is_group, sender, by_owner, when, kind, text, quote,
                    sender_id or None, f"{path}:{line}")
 
 

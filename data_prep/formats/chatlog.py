@@ -195,11 +195,11 @@ def _messages(path: Path, rows: list[_Row], log: ParseLog, me: frozenset[str]) -
             log.skip(path, r.line, "chatlog: empty message")
             continue
         if notice:
-            is_me, sender, sender_id = False, NOTICE_SENDER, None
+            by_owner, sender, sender_id = False, NOTICE_SENDER, None
         else:
-            is_me = r.is_self if r.is_self is not None else (r.sender in mine or r.sender_name in mine)
+            by_owner = r.is_self if r.is_self is not None else (r.sender in mine or r.sender_name in mine)
             sender, sender_id = r.sender_name or r.sender, r.sender or None
-        yield Message(r.talker, names.get(r.talker, r.talker), r.is_group, sender, is_me, r.when, kind, r.text,
+        yield Message(r.talker, names.get(r.talker, r.talker), r.is_group, sender, by_owner, r.when, kind, r.text,
                       r.quote, sender_id, f"{src}:{r.line}")
 
 

@@ -262,7 +262,7 @@ def _parse_csv(path: Path, text: str, log: ParseLog) -> Iterator[Message]:
                 st.notice_group = True
             else:
                 sender = "" if notice else chat_name
-        out.append(Message(chat_id=chat_id, chat_name=name, is_group=False, sender=sender, is_me=mine, time=when,
+        out.append(Message(chat_id=chat_id, chat_name=name, is_group=False, sender=sender, by_owner=mine, time=when,
                            kind=kind, text=body, quote=quote, sender_id=sender_id, source=f"{src}:{line}"))
 
     reader = csv.reader(io.StringIO(text))
@@ -309,7 +309,7 @@ def _parse_csv(path: Path, text: str, log: ParseLog) -> Iterator[Message]:
             m.is_group = group
             if contact_id and not folder_id:
                 m.chat_id = contact_id
-            if m.is_me or m.sender_id is not None or m.sender != chat_name:
+            if m.by_owner or m.sender_id is not None or m.sender != chat_name:
                 continue
             if group:
                 m.sender = "未知"
@@ -417,7 +417,7 @@ def _parse_cn_csv(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> I
         sender = row[2].strip()
         key = (sender, row[5].strip() if len(row) > 5 else "", row[6].strip() if len(row) > 6 else "")
         yield Message(chat_id=wxid or name, chat_name=name, is_group=group, sender=sender,
-                      is_me=key in mine_keys, time=when, kind=kind, text=body, quote=quote, source=f"{src}:{line}")
+                      by_owner=key in mine_keys, time=when, kind=kind, text=body, quote=quote, source=f"{src}:{line}")
 
 
 # --- TXT ------------------------------------------------------------------------------------------------------
@@ -536,14 +536,14 @@ def _parse_txt(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> Iter
     for r in records:
         if r.name is None:
             body = clean_markup(r.body)
-            yield Message(chat_id=chat_id, chat_name=chat, is_group=group, sender="", is_me=False, time=r.when,
+            yield Message(chat_id=chat_id, chat_name=chat, is_group=group, sender="", by_owner=False, time=r.when,
                           kind=notice_kind(body), text=body, source=f"{src}:{r.line}")
             continue
         name = _unescape_name(r.name)
         kind, body, quote, forwarded = _txt_body(r.body)
         for _ in range(forwarded):
             log.skip(path, r.line, "forwarded history item")
-        yield Message(chat_id=chat_id, chat_name=chat, is_group=group, sender=name, is_me=name in owner, time=r.when,
+        yield Message(chat_id=chat_id, chat_name=chat, is_group=group, sender=name, by_owner=name in owner, time=r.when,
                       kind=kind, text=body, quote=quote, source=f"{src}:{r.line}")
 
 
@@ -574,7 +574,7 @@ def _parse_ai_txt(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> I
     src = str(path)
     for ln, when, speaker, body in items:
         kind, shown, quote, _ = _from_2025_body(body, None)
-        yield Message(chat_id=wxid or chat, chat_name=chat, is_group=group, sender=speaker, is_me=speaker in owner,
+        yield Message(chat_id=wxid or chat, chat_name=chat, is_group=group, sender=speaker, by_owner=speaker in owner,
                       time=when, kind=kind, text=shown, quote=quote, source=f"{src}:{ln}")
 
 

@@ -164,9 +164,9 @@ def to_message(row: dict, source: str) -> tuple[Message, bool]:
     if type(text) is not str:  # "" is a valid text (a photo without caption); a missing one is not
         text = to_str(text, "text")
     value = get("is_me")
-    is_me = _BOOLS.get(value) if type(value) in (bool, str, int) else None
-    if is_me is None:
-        is_me = to_bool(value, "is_me")
+    by_owner = _BOOLS.get(value) if type(value) in (bool, str, int) else None
+    if by_owner is None:
+        by_owner = to_bool(value, "is_me")
     value = get("is_group")
     has_group = value is not None and value != ""
     is_group = False
@@ -181,7 +181,7 @@ def to_message(row: dict, source: str) -> tuple[Message, bool]:
     quote = value if type(value) is str and value else to_str(value, "quote", False)
     value = get("sender_id")
     sender_id = value if type(value) is str and value else to_str(value, "sender_id", False)
-    return Message(chat_id, chat, is_group, sender, is_me, time, kind, text, quote, sender_id, source), has_group
+    return Message(chat_id, chat, is_group, sender, by_owner, time, kind, text, quote, sender_id, source), has_group
 
 
 _FIELDS = REQUIRED + OPTIONAL

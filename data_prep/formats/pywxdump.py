@@ -178,7 +178,7 @@ class _Chat:
         else:
             sender, sender_id = users.get(talker, talker), talker
         return Message(chat_id=chat_id, chat_name=users.get(chat_id, chat_id), is_group=chat_id.endswith("@chatroom"),
-                       sender=sender, is_me=mine, time=when, kind=kind, text=text, quote=quote, sender_id=sender_id,
+                       sender=sender, by_owner=mine, time=when, kind=kind, text=text, quote=quote, sender_id=sender_id,
                        source=f"{self.src}:{line}")
 
 

@@ -137,7 +137,7 @@ def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:
     prefix = f"{path}:"
     chat = _Chat(path.stem)
     section = ""
-    senders: dict[str, tuple[str, str | None, bool]] = {}  # raw header name -> (name, id, is_me)
+    senders: dict[str, tuple[str, str | None, bool]] = {}  # raw header name -> (name, id, by_owner)
     # The message being read is lines[start:i] after its header at lines[start - 1]; plain locals instead of a
     # per-message container keep garbage-collector work down on million-message files.
     start = -1  # -1: between messages

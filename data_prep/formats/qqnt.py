@@ -273,10 +273,10 @@ def _message(obj: Any, chat: _Chat, path: Path, prefix: str, line: int, log: Par
         log.skip(path, line, "qqnt: empty message")
         return None
     if chat.self_ids:
-        is_me = uid in chat.self_ids or uin in chat.self_ids
+        by_owner = uid in chat.self_ids or uin in chat.self_ids
     else:
-        is_me = name in me or (uin != "" and uin in me) or (uid != "" and uid in me)
-    return Message(chat.chat_id, chat.name, chat.is_group, name, is_me, time, kind, text, quote, uin or uid or None,
+        by_owner = name in me or (uin != "" and uin in me) or (uid != "" and uid in me)
+    return Message(chat.chat_id, chat.name, chat.is_group, name, by_owner, time, kind, text, quote, uin or uid or None,
                    f"{prefix}{line}")
 
 

@@ -358,13 +358,13 @@ def _parse_chat(path: Path, log: ParseLog, me: frozenset[str], chat: dict, my_id
             pid = peer_id(pid)
         if type(sender) is not str or not sender:
             sender = DELETED
-        is_me = True if mine is None else (pid in mine if pid is not None else _matches_me(sender, None, me))
+        by_owner = True if mine is None else (pid in mine if pid is not None else _matches_me(sender, None, me))
         quote = None
         reply_to = m.get("reply_to_message_id")
         if reply_to is not None and _same_chat(m.get("reply_to_peer_id"), raw_id):
             quote = texts.get(reply_to)
         texts[msg_id] = text
-        yield Message(chat_id, name, is_group, sender, is_me, time, kind, text, quote, pid,
+        yield Message(chat_id, name, is_group, sender, by_owner, time, kind, text, quote, pid,
                       f"{prefix}{line}" if line else str(path))
 
 

@@ -186,20 +186,20 @@ def _message(obj: Any, ctx: _Context, line: int, log: ParseLog, me: frozenset[st
     notice = kind is Kind.SYSTEM or kind is Kind.RECALL
     if notice:
         # attributed to the chat, or to me, by the exporter: nobody's words
-        is_me, sender, sender_id = False, NOTICE_SENDER, ""
+        by_owner, sender, sender_id = False, NOTICE_SENDER, ""
     else:
         is_send = obj.get("isSend")
         flag = is_send if isinstance(is_send, bool) else _int(is_send)
         if flag in (0, 1):
-            is_me = bool(flag)
+            by_owner = bool(flag)
         elif ctx.owner:
-            is_me = sender_id == ctx.owner
+            by_owner = sender_id == ctx.owner
         else:
-            is_me = sender_id in me or display in me
+            by_owner = sender_id in me or display in me
         sender = display
         if (not sender or sender == _UNKNOWN_MEMBER) and sender_id:
             sender = ctx.member_name(sender_id) or sender_id
-    return Message(ctx.chat_id, ctx.chat_name, ctx.is_group, sender, is_me, when, kind, text, quote,
+    return Message(ctx.chat_id, ctx.chat_name, ctx.is_group, sender, by_owner, when, kind, text, quote,
                    sender_id or None, f"{path}:{line}")
 
 

@@ -248,7 +248,7 @@ class _Parser:
         elif account_dir.name and account_dir != account_dir.parent:
             self.me_folder = account_dir.name
 
-    def is_me(self, name: str) -> bool:
+    def by_owner(self, name: str) -> bool:
         hit = self._me_cache.get(name)
         if hit is None:
             stripped = name.strip()
@@ -276,7 +276,7 @@ class _Parser:
               quote: str | None = None) -> Message:
         self.close()
         wxid = sender if sender.startswith("wxid_") and _WXID.fullmatch(sender) else None
-        msg = Message(self.chat_id, self.chat_name, False, sender, bool(sender) and self.is_me(sender),
+        msg = Message(self.chat_id, self.chat_name, False, sender, bool(sender) and self.by_owner(sender),
                       time, kind, body, quote, wxid, f"{self.path}:{ln}")  # type: ignore[arg-type]
         if time is None:
             self.pending.append(msg)
@@ -364,7 +364,7 @@ class _Parser:
         if not self.chat_id:
             self.chat_id = self.chat_name
         chat_id, chat_name, where = self.chat_id, self.chat_name, f"{path}:"
-        msgs_append, me_cache, is_me, slow = self.msgs.append, self._me_cache, self.is_me, self.slow_line
+        msgs_append, me_cache, by_owner, slow = self.msgs.append, self._me_cache, self.by_owner, self.slow_line
         fromiso, text_kind, slow_first = datetime.fromisoformat, Kind.TEXT, _SLOW_FIRST
         special = False  # a transfer, quote or forwarded block is open: every line goes the slow way
         dirty = False    # the slow path ran: its message may need closing before the next fast one
@@ -391,7 +391,7 @@ class _Parser:
                     last_time = time
                     mine = me_cache.get(name)
                     if mine is None:
-                        mine = bool(name) and is_me(name)
+                        mine = bool(name) and by_owner(name)
                     sid = name if name[:5] == "wxid_" and _WXID.fullmatch(name) else None
                     hot = Message(chat_id, chat_name, False, name, mine, time, kind, body, None, sid,
                                   where + str(idx + 1))
@@ -516,7 +516,7 @@ class _Parser:
         # other lines continue the item just skipped
 
     def set_group(self) -> None:
-        # Every non-empty sender went through is_me, so its cache holds the distinct senders; notices, pats and
+        # Every non-empty sender went through by_owner, so its cache holds the distinct senders; notices, pats and
         # quote replies have sender "" and never reach it.
         mine = [hit for name, hit in self._me_cache.items() if name]
         others = mine.count(False)
@@ -539,7 +539,7 @@ class _Parser:
         for msg, quoted in self.quoted_names:
             if quoted in (mine[0], others[0]):
                 msg.sender = others[0] if quoted == mine[0] else mine[0]
-                msg.is_me = msg.sender == mine[0]
+                msg.by_owner = msg.sender == mine[0]
 
 
 def parse(path: Path, log: ParseLog, me: frozenset[str]) -> Iterator[Message]:

@@ -232,7 +232,7 @@ class _Builder:
             self.log.skip(self.path, line_no, "whatsapp: empty message")
             return
         if author is None:
-            kind, is_me = Kind.SYSTEM, False
+            kind, by_owner = Kind.SYSTEM, False
             if not self.group_event and _GROUP_EVENT.search(text):
                 self.group_event = True
         else:
@@ -249,8 +249,8 @@ class _Builder:
                     st[1] = False
             kind = Kind.SYSTEM if text.startswith(_NOTICE_PREFIXES) and _SYSTEM_PHRASE.match(text) \
                 or "changed their phone number" in text else _kind(text)
-            is_me = author in self.me
-        self.out.append(Message(self.chat_name, self.chat_name, False, author or "", is_me, time, kind, text, None,
+            by_owner = author in self.me
+        self.out.append(Message(self.chat_name, self.chat_name, False, author or "", by_owner, time, kind, text, None,
                                 None, f"{self.prefix}{line_no}"))
 
     def parties(self, subjects: set[str]) -> int:
@@ -277,7 +277,7 @@ class _Builder:
             for m in self.out:
                 m.is_group = is_group
                 if m.sender in subjects:
-                    m.kind, m.is_me = Kind.SYSTEM, False
+                    m.kind, m.by_owner = Kind.SYSTEM, False
         return self.out
 
 
