@@ -4,8 +4,10 @@ from __future__ import annotations
 import codecs
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Invisible direction marks some exporters (WhatsApp, Telegram) sprinkle into text.
 _INVISIBLE = re.compile("[\ufeff\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -206,6 +208,15 @@ def read_text(path: Path) -> str:
 
 
 _INVISIBLE_CHARS = "\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def numbered(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """The rows of a ``csv.reader`` with the line each starts on: a quoted field may span lines, and the reader's
+    ``line_num`` is the line a record ends on."""
+    end = reader.line_num
+    for row in reader:
+        line, end = end + 1, reader.line_num
+        yield line, row
 
 
 def normalise(text: str) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import Kind, Message
-from ..sources import ExportError, ParseLog, first_line, read_text
+from ..sources import ExportError, ParseLog, first_line, numbered, read_text
 from . import SimpleFormat
 from .jsonstream import array_items, skip_ws
 from .wechat import NOTICE_SENDER, code_kind, is_group_id, looks_like_xml, notice_kind, parse_time
@@ -152,10 +152,8 @@ def _parse_csv(path: Path, text: str, log: ParseLog) -> list[_Row]:
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
     rows: list[_Row] = []
-    end = reader.line_num
     seen = False
-    for row in reader:
-        line, end = end + 1, reader.line_num
+    for line, row in numbered(reader):
         if not row:
             continue
         seen = True

@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ExportError, ParseLog, first_line, near_header, read_text
+from ..sources import ExportError, ParseLog, first_line, near_header, numbered, read_text
 from . import SimpleFormat
 from .wechat import (
     GROUP_NOTICE,
@@ -267,9 +267,7 @@ def _parse_csv(path: Path, text: str, log: ParseLog) -> Iterator[Message]:
 
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
-    end = reader.line_num
-    for row in reader:
-        line, end = end + 1, reader.line_num
+    for line, row in numbered(reader):
         n = len(row)
         if n < 9:
             if n:
@@ -392,10 +390,8 @@ def _parse_cn_csv(path: Path, text: str, log: ParseLog, me: frozenset[str]) -> I
 
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
-    end = reader.line_num
     src = str(path)
-    for row in reader:
-        line, end = end + 1, reader.line_num
+    for line, row in numbered(reader):
         if not row:
             continue
         if len(row) < 5:

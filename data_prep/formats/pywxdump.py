@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ExportError, ParseLog, first_line, read_text
+from ..sources import ExportError, ParseLog, first_line, numbered, read_text
 from . import SimpleFormat
 from .wechat import clean_markup, looks_like_xml, notice_kind, parse_time, xml_attr
 
@@ -209,9 +209,7 @@ def _parse_csv_rows(text: str, header: list[str], chat: _Chat, log: ParseLog) ->
     need = max(i_type, i_send, i_talk, i_room, i_time, i_msg if i_msg is not None else i_content or 0) + 1
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
-    end = reader.line_num
-    for row in reader:
-        line, end = end + 1, reader.line_num
+    for line, row in numbered(reader):
         if not row:
             continue
         if len(row) < need:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..records import Kind, Message
-from ..sources import ExportError, ParseLog, first_line, read_text
+from ..sources import ExportError, ParseLog, first_line, numbered, read_text
 from . import SimpleFormat, wechat_json
 from .wechat import NOTICE_SENDER, parse_time, rendered_kind, split_quote_suffix
 
@@ -64,10 +64,8 @@ def _parse_weclone(path: Path, text: str, log: ParseLog) -> Iterator[Message]:
         raise ExportError(path, 1, f"not a WeFlow WeClone CSV: expected the header '{WECLONE_HEADER}'")
     out: list[Message] = []  # kept until the end: group or not depends on all speakers
     talkers: set[str] = set()
-    end = reader.line_num
     src = str(path)
-    for row in reader:
-        line, end = end + 1, reader.line_num
+    for line, row in numbered(reader):
         if not row:
             continue
         if len(row) != 8:
