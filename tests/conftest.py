@@ -21,21 +21,14 @@ from data_prep.records import Kind, Message  # noqa: E402
 # line.
 # `model`: the test uses a model (the tiny base, a clone trained on it, a shrunk real-family base), found from the
 # fixtures it uses. `slow`: it runs a whole command line in a subprocess (a dataset build, training or the bot:
-# seconds each); tests/test_config.py marks its own.
+# seconds each) is marked on the test itself.
 MODEL_FIXTURES = frozenset({"base_dir", "tok", "model", "persona_clone", "shrunk", "loaded", "real_vocab"})
-SLOW_TESTS = frozenset({
-    "tests/test_private.py::test_dataset_is_owner_only_under_umask_022",
-    "tests/test_private.py::test_bot_history_is_owner_only_under_umask_022",
-    "tests/test_daemon.py::test_python_m_bot_answers_then_stops_cleanly_on_sigterm",
-})
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.model)
-        if item.nodeid.split("[")[0] in SLOW_TESTS:
-            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

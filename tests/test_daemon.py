@@ -93,6 +93,7 @@ async def test_one_process_answers_in_telegram_and_wechat(tmp_path, monkeypatch)
         history.close()
 
 
+@pytest.mark.slow
 async def test_python_m_bot_answers_then_stops_cleanly_on_sigterm(tmp_path):
     """The real entry point: config file, env token, OpenAI-compatible backend, SIGTERM -> exit 0, history kept,
     and the token in no log line."""

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.config import load
 from core.private import check_outputs
 from scripted import openai_server
@@ -34,6 +36,7 @@ def assert_owner_only(top: Path) -> dict[str, int]:
     return found
 
 
+@pytest.mark.slow
 def test_dataset_is_owner_only_under_umask_022(tmp_path):
     out = tmp_path / "new" / "nested" / "dataset"  # the stage creates the parents too
     config = tmp_path / "config.toml"
@@ -69,6 +72,7 @@ def test_check_outputs_creates_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 async def test_bot_history_is_owner_only_under_umask_022(tmp_path):
     """The terminal chat of `python -m bot chat` keeps its history in bot.data_dir like every channel."""
     data = tmp_path / "bot"
