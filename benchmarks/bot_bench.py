@@ -233,7 +233,7 @@ def prefill_only(model, prompts: int, length: int, repeats: int) -> dict:
     import torch
     from transformers import DynamicCache
 
-    from runtime.decoding import Decoder, Decoding, _cache_argument
+    from runtime.decoding import Decoder, Decoding
 
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(0)
@@ -246,8 +246,10 @@ def prefill_only(model, prompts: int, length: int, repeats: int) -> dict:
             return model(input_ids=batch, attention_mask=torch.ones_like(batch), use_cache=True,
                          **{cache_arg: DynamicCache()}).logits[:, -1, :]
 
-    def last_only():  # the decoder's own prefill
-        Decoder(model, Decoding(), stop_ids={0}, pad_id=0).add(ids.tolist(), list(range(prompts)))
+    def last_only():  # the decoder's own prefill (and the pick of one token)
+        decoder = Decoder(model, Decoding(max_new_tokens=1), stop_ids={0})
+        decoder.add(ids.tolist(), list(range(prompts)))
+        decoder.step()
 
     out = {}
     for _ in range(repeats):  # alternated, so a change in the machine's load touches both alike
@@ -267,6 +269,14 @@ def prefill_only(model, prompts: int, length: int, repeats: int) -> dict:
     return out
 
 
+def _cache_argument(model) -> str:
+    """transformers 5.24 renamed forward's ``past_key_values`` to ``cache`` (the old name warns); earlier 5.x
+    releases only know the old one."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def join_only(model, running: int, length: int, chunks: list[int | None], repeats: int) -> dict:
     """``running`` replies decode; a ``length``-token prompt joins. Per prefill_chunk: the longest wait between two
     tokens of the running replies while it joins, their usual wait (median step before it), and the newcomer's
@@ -281,7 +291,7 @@ def join_only(model, running: int, length: int, chunks: list[int | None], repeat
     out = {}
     for _ in range(repeats):
         for chunk in chunks:
-            decoder = Decoder(model, Decoding(max_new_tokens=10_000), stop_ids={-1}, pad_id=0, prefill_chunk=chunk)
+            decoder = Decoder(model, Decoding(max_new_tokens=10_000), stop_ids={-1}, prefill_chunk=chunk)
             decoder.add(short, list(range(running)))
             while decoder.joining or not decoder.tags:
                 decoder.step()
@@ -291,7 +301,7 @@ def join_only(model, running: int, length: int, chunks: list[int | None], repeat
                 before.append(time.perf_counter() - last)
                 last = time.perf_counter()
             gaps, t_add = [], last
-            decoder.add([long], ["new"])  # without prefill_chunk, the whole prefill happens here
+            decoder.add([long], ["new"])
             while True:  # until the step it joins in, which gives it its first token
                 decoder.step()
                 gaps.append(time.perf_counter() - last)

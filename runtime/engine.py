@@ -35,7 +35,7 @@ from core.chat_format import (
 from core.config import Config, ConfigError
 from core.conversation import prompt_budget
 
-from .decoding import Decoder, Decoding, pad_id
+from .decoding import Decoder, Decoding
 from .manifest import MANIFEST, reconcile
 from .models import adapter_dir, load_for_generation, load_tokenizer
 from .stops import stop_ids
@@ -192,7 +192,7 @@ class LocalEngine:
         _leave_a_core(self.model)
 
         def fresh() -> Decoder[_Request]:
-            return Decoder(self.model, self.decoding, stop_ids=self._stops, pad_id=pad_id(self.tokenizer),
+            return Decoder(self.model, self.decoding, stop_ids=self._stops,
                            prefill_chunk=self.prefill_chunk, prefix_tokens=self.prefix_tokens)
 
         def count(decoder: Decoder[_Request], base: tuple[int, int, int]) -> None:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from helpers import model_calls
 from runtime.decoding import Decoding
 from runtime.engine import LocalEngine, OpenAIEngine
 from scripted import openai_server
@@ -43,15 +44,13 @@ async def test_a_request_joins_the_running_batch_and_gets_its_solo_reply(model, 
     second = next(i for i in range(len(CHATS)) if i != first and solo[i])
     engine = LocalEngine(model, tok, decoding, max_prompt_tokens=200, max_batch=4, batch_wait_s=0)
     mid_decode, second_queued = threading.Event(), threading.Event()
-    calls: list[tuple[int, int]] = []  # (rows, tokens per row) of every model call
 
-    def hold(module, args, kwargs):
-        calls.append(tuple(kwargs["input_ids"].shape))
+    def hold(calls):
         if len(calls) == 3:
             mid_decode.set()
             second_queued.wait(30)
 
-    hook = model.register_forward_pre_hook(hold, with_kwargs=True)
+    calls, hook = model_calls(model, during=hold)
     try:
         a = engine.submit(CHATS[first])
         assert await asyncio.to_thread(mid_decode.wait, 30)
@@ -62,25 +61,23 @@ async def test_a_request_joins_the_running_batch_and_gets_its_solo_reply(model, 
         hook.remove()
         await engine.aclose()
     assert replies == [solo[first], solo[second]]
-    prefills = [i for i, (_, tokens) in enumerate(calls) if tokens > 1]
-    assert len(prefills) == engine.prefills == 2
-    assert prefills[1] == 4  # after the first chat's prefill and three of its steps, the first still decoding
-    assert (2, 1) in calls[prefills[1]:]  # steps computing both rows at once
+    joins = [i for i, (_, slices) in enumerate(calls) if slices]
+    assert len(joins) == engine.prefills == 2
+    assert joins[1] == 3 and calls[3][0] == 1  # after the first chat's prefill and two of its steps, in with its
+    assert (2, ()) in calls[4:]  # next token; then steps computing both rows at once
 
 
 async def test_a_cancelled_request_leaves_the_batch(model, tok):
     engine = LocalEngine(model, tok, Decoding(max_new_tokens=40), max_prompt_tokens=200, max_batch=4,
                          batch_wait_s=30)
-    rows: list[int] = []
     prefilled, cancelled = threading.Event(), threading.Event()
 
-    def hold(module, args, kwargs):
-        rows.append(kwargs["input_ids"].shape[0])
-        if len(rows) == 1:
+    def hold(calls):
+        if len(calls) == 1:
             prefilled.set()
             cancelled.wait(30)
 
-    hook = model.register_forward_pre_hook(hold, with_kwargs=True)
+    calls, hook = model_calls(model, during=hold)
     try:
         futures = [engine.submit(c) for c in CHATS[:4]]
         assert await asyncio.to_thread(prefilled.wait, 30)
@@ -90,8 +87,8 @@ async def test_a_cancelled_request_leaves_the_batch(model, tok):
     finally:
         hook.remove()
         await engine.aclose()
-    assert len(rest) == 3 and rows[0] == 4
-    assert rows[1] == 3  # the very next model call runs without the cancelled row
+    assert len(rest) == 3 and len(calls[0][1]) == 4
+    assert calls[1][0] == 3  # the very next model call runs without the cancelled row
 
 
 async def test_generation_does_not_block_the_event_loop(model, tok):

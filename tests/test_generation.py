@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from helpers import model_calls
 from runtime.decoding import Decoder, Decoding, decode, generate_replies
 
 CONVS = [[{"role": "user", "content": text}] for text in
@@ -20,7 +21,7 @@ def prompts(tok):
 
 
 def stops(tok) -> dict:
-    return {"stop_ids": {tok.eos_token_id}, "pad_id": tok.pad_token_id}
+    return {"stop_ids": {tok.eos_token_id}}
 
 
 def alone(model, tok, prompt: list[int], decoding: Decoding, seed: int = 0) -> list[int]:
@@ -38,18 +39,6 @@ def hf_generate(model, tok, batch: list[list[int]], max_new: int, **kwargs) -> l
     return [[t for t in row[width:].tolist() if t not in (tok.eos_token_id, tok.pad_token_id)] for row in out]
 
 
-def forwards(model) -> tuple[list[tuple[int, int, int]], object]:
-    """(batch rows, tokens per row, cache rows before the call) of every model call, and the hook to remove."""
-    calls: list[tuple[int, int, int]] = []
-
-    def record(module, args, kwargs):
-        cache = kwargs.get("cache", kwargs.get("past_key_values"))
-        cached = cache.layers[0].keys.shape[0] if cache is not None and cache.get_seq_length() else 0
-        calls.append((*kwargs["input_ids"].shape, cached))
-
-    return calls, model.register_forward_pre_hook(record, with_kwargs=True)
-
-
 @pytest.mark.parametrize("penalty", [1.0, 1.3])
 def test_greedy_equals_transformers_generate(model, tok, penalty):
     batch = prompts(tok)
@@ -61,29 +50,29 @@ def test_greedy_equals_transformers_generate(model, tok, penalty):
 
 
 def test_finished_replies_leave_the_batch(model, tok):
-    calls, hook = forwards(model)
+    calls, hook = model_calls(model)
     try:
         out = decode(model, prompts(tok), Decoding(max_new_tokens=40), **stops(tok))
     finally:
         hook.remove()
-    sizes = [rows for rows, _, _ in calls]
     lengths = sorted(len(o) for o in out)
     assert lengths[0] < lengths[-1]  # replies of different lengths, so rows must have left
+    assert calls[0] == (0, tuple(map(len, prompts(tok))))  # one call takes every prompt whole
+    sizes = [rows for rows, _ in calls[1:]]
     assert sizes[0] == len(CONVS) and sizes[-1] < len(CONVS) and sizes == sorted(sizes, reverse=True)
-    assert len(sizes) == min(40, lengths[-1] + 1)  # one step per token of the longest reply (+ its end), no more
-    assert all(rows == cached for rows, _, cached in calls[1:])  # the cache shrinks with the batch
+    assert len(calls) == min(40, lengths[-1] + 1)  # one call per token of the longest reply (+ its end), no more
 
 
 @pytest.mark.parametrize("penalty", [1.0, 1.3])
 def test_prompts_joining_mid_decode_get_the_reply_they_get_alone(model, tok, penalty):
-    """Short prompts start; a longer one joins after two steps (the running cache is left-padded to its length),
-    short ones after two more (theirs is padded); each reply equals that prompt decoded alone."""
+    """Short prompts start; a longer one joins after two steps, short ones after two more, each in the same model
+    call as the running rows' next tokens; each reply equals that prompt decoded alone."""
     decoding = Decoding(max_new_tokens=30, repetition_penalty=penalty)
     by_length = sorted(prompts(tok), key=len)
     waves = [by_length[:3], [by_length[-1]], by_length[3:-1]]
     assert len(by_length[-1]) > len(by_length[2]) + 2
     decoder, got = Decoder(model, decoding, **stops(tok)), {}
-    calls, hook = forwards(model)
+    calls, hook = model_calls(model)
     try:
         for wave in waves:
             decoder.add(wave, [tuple(p) for p in wave])
@@ -95,23 +84,22 @@ def test_prompts_joining_mid_decode_get_the_reply_they_get_alone(model, tok, pen
         hook.remove()
     assert {p: got[tuple(p)] for p in map(tuple, by_length)} == {
         tuple(p): alone(model, tok, p, decoding) for p in by_length}
-    prefills = [(rows, tokens) for rows, tokens, _ in calls if tokens > 1]
-    assert [rows for rows, _ in prefills] == [3, 1, len(by_length) - 4]
-    steps = [rows for rows, tokens, _ in calls if tokens == 1]
-    assert max(steps) > 3  # newcomers really decoded together with the running rows
-    assert all(rows == cached for rows, tokens, cached in calls if tokens == 1)
+    joins = [(rows, slices) for rows, slices in calls if slices]
+    assert [len(slices) for _, slices in joins] == [3, 1, len(by_length) - 4]
+    assert joins[1][0] == 3 and joins[2][0] >= 1  # in with the running rows' tokens
+    assert max(rows for rows, _ in calls) > 3  # newcomers really decoded together with the running rows
 
 
 def test_a_finished_row_makes_room_for_the_next_prompt(model, tok):
-    calls, hook = forwards(model)
+    calls, hook = model_calls(model)
     try:
         out = decode(model, prompts(tok), Decoding(max_new_tokens=30), max_batch=3, **stops(tok))
     finally:
         hook.remove()
     assert out == decode(model, prompts(tok), Decoding(max_new_tokens=30), **stops(tok))
-    prefills = [rows for rows, tokens, _ in calls if tokens > 1]
-    assert prefills[0] == 3 and len(prefills) > 2 and sum(prefills) == len(CONVS)
-    assert max(rows for rows, tokens, _ in calls if tokens == 1) == 3
+    joins = [len(slices) for _, slices in calls if slices]
+    assert joins[0] == 3 and len(joins) > 2 and sum(joins) == len(CONVS)
+    assert max(rows + len(slices) for rows, slices in calls) == 3
 
 
 def test_dropped_rows_leave_at_once(model, tok):
@@ -156,74 +144,56 @@ def test_a_sampled_reply_depends_on_its_seed_not_on_its_companions(model, tok, t
 def test_any_stop_id_ends_a_reply(model, tok):
     decoding = Decoding(max_new_tokens=30)
     batch = prompts(tok)
-    free = decode(model, batch, decoding, stop_ids={tok.eos_token_id}, pad_id=tok.pad_token_id)
+    free = decode(model, batch, decoding, stop_ids={tok.eos_token_id})
     row = max(range(len(batch)), key=lambda i: len(free[i]))
     extra = free[row][3]  # a token this reply writes: declared a stop id, the reply ends just before it
-    cut = decode(model, batch, decoding, stop_ids={tok.eos_token_id, extra}, pad_id=tok.pad_token_id)
+    cut = decode(model, batch, decoding, stop_ids={tok.eos_token_id, extra})
     assert cut[row] == free[row][:free[row].index(extra)]
     assert all(extra not in reply for reply in cut)
 
 
 @pytest.mark.parametrize("penalty", [1.0, 1.3])
 def test_a_prompt_prefilled_in_slices_gets_the_reply_it_gets_alone(model, tok, penalty):
-    """With prefill_chunk, a long prompt joins over several steps, a slice of its columns per step, while the
-    running rows keep getting a token every step; every reply equals its prompt decoded alone."""
+    """With prefill_chunk, prompts join over several steps, at most that many of their tokens per step (first come
+    first), while the running rows keep getting a token every step; every reply equals its prompt decoded alone."""
     decoding = Decoding(max_new_tokens=30, repetition_penalty=penalty)
-    endless = {"stop_ids": {len(tok) + 1}, "pad_id": tok.pad_token_id}  # no reply ends before max_new_tokens
+    endless = {"stop_ids": {len(tok) + 1}}  # no reply ends before max_new_tokens
     by_length = sorted(prompts(tok), key=len)
     short, long = by_length[:3], by_length[-1]
     chunk = 4
     decoder, got = Decoder(model, decoding, prefill_chunk=chunk, **endless), {}
     decoder.add(short, [tuple(p) for p in short])
-    while decoder.joining:  # three rows share a 4-token slice: one column per step
+    while decoder.joining:
         got.update(decoder.step())
-    assert decoder.prefill_calls == max(map(len, short)) and not got
-    running, sliced = decoder._cache, decoder.prefill_calls
-    calls: list[tuple[int, int, bool]] = []  # (rows, tokens per row, whether it decodes the running rows)
-
-    def record(module, args, kwargs):
-        cache = kwargs.get("cache", kwargs.get("past_key_values"))
-        calls.append((*kwargs["input_ids"].shape, cache is running))
-
-    hook = model.register_forward_pre_hook(record, with_kwargs=True)
+    assert decoder.prefill_calls == -(-sum(map(len, short)) // chunk) and not got
+    calls, hook = model_calls(model)
     try:
         decoder.add([long], [tuple(long)])
         assert decoder.joining == 1 and len(decoder) == 4 and not calls  # queued, not prefilled yet
-        per_step = []
         while decoder.joining:
-            before = len(calls)
             got.update(decoder.step())
-            per_step.append(calls[before:])
+        joining = len(calls)
         while decoder:
             got.update(decoder.step())
     finally:
         hook.remove()
     assert {p: got[tuple(p)] for p in map(tuple, short + [long])} == {
         tuple(p): decode(model, [p], decoding, **endless)[0] for p in short + [long]}
-    assert len(per_step) == -(-len(long) // chunk)  # one slice of at most 4 columns per step
-    # each step: one slice and one token for the three running rows (the last slice after that token, as an
-    # unsliced prefill would come: then all rows have their next logits at once)
-    for step_calls in per_step[:-1] + [per_step[-1][::-1]]:
-        (rows, tokens, decodes), (decoded_rows, one, _) = step_calls
-        assert (rows, decodes) == (1, False) and tokens <= chunk and one == 1 and decoded_rows == 3
-    assert sum(tokens for (_, tokens, _), _ in per_step[:-1]) + per_step[-1][1][1] == len(long)
-    assert decoder.prefill_calls == sliced + len(per_step)
+    assert joining == -(-len(long) // chunk)  # one slice of at most 4 tokens per step, in with the 3 running rows
+    assert all(rows == 3 and len(slices) == 1 and slices[0] <= chunk for rows, slices in calls[:joining])
+    assert sum(slices[0] for _, slices in calls[:joining]) == len(long)
 
 
-def test_prompts_of_very_different_lengths_are_prefilled_apart(model, tok):
-    from runtime.decoding import _length_groups
-
-    assert _length_groups([10, 300, 290, 40, 200]) == [[1, 2], [4], [0, 3]]
-    assert _length_groups([20, 25, 40]) == [[0, 1, 2]]  # a few tokens of padding are cheaper than a model call
+def test_prompts_of_any_lengths_go_in_together_without_padding(model, tok):
     decoding = Decoding(max_new_tokens=20)
     short = prompts(tok)[0]
     long = short + [t for p in prompts(tok)[1:] for t in p][:60]
-    calls, hook = forwards(model)
+    calls, hook = model_calls(model)
     try:
         out = decode(model, [short, long], decoding, **stops(tok))
     finally:
         hook.remove()
-    assert [(rows, tokens) for rows, tokens, _ in calls[:2]] == [(1, len(long)), (1, len(short))]
+    assert calls[0] == (0, (len(short), len(long)))
     assert out == [alone(model, tok, short, decoding), alone(model, tok, long, decoding)]
 
 
@@ -262,7 +232,7 @@ def test_a_chats_next_turn_prefills_only_what_is_new(model, tok):
     n_second, n_fresh = decoder._prefixes.match(second)[0], decoder._prefixes.match(fresh)[0]
     assert len(first) + len(got["first"]) == n_second  # the whole first turn; from the reply's end on, it differs
     assert n_fresh == len(os.path.commonprefix([first, fresh])) > 0  # another chat: the same template start
-    calls, hook = forwards(model)
+    calls, hook = model_calls(model)
     try:
         decoder.add([second, fresh], ["second", "fresh"])
         while decoder:
@@ -270,8 +240,8 @@ def test_a_chats_next_turn_prefills_only_what_is_new(model, tok):
     finally:
         hook.remove()
     assert decoder.reused_tokens == n_second + n_fresh
-    assert calls[0][:2] == (2, max(len(second) - n_second, len(fresh) - n_fresh))  # one prefill of what is new
-    assert all(tokens == 1 for _, tokens, _ in calls[1:])
+    assert calls[0] == (0, (len(second) - n_second, len(fresh) - n_fresh))  # one call for what is new
+    assert not any(slices for _, slices in calls[1:])
     assert got["second"] == alone(model, tok, second, decoding)
     assert got["fresh"] == alone(model, tok, fresh, decoding)
 
@@ -287,7 +257,7 @@ def test_a_prompt_reuses_what_it_shares_with_the_replies_running(model, tok):
     assert len(decoder.tags) == 2  # both still decoding
     shared = max(len(os.path.commonprefix([batch[2], p])) for p in batch[:2])
     assert 0 < shared < len(batch[2])
-    calls, hook = forwards(model)
+    calls, hook = model_calls(model)
     try:
         decoder.add([batch[2]], ["c"])
         while decoder:
@@ -295,14 +265,13 @@ def test_a_prompt_reuses_what_it_shares_with_the_replies_running(model, tok):
     finally:
         hook.remove()
     assert decoder.reused_tokens == shared
-    assert [(rows, tokens) for rows, tokens, _ in calls if tokens > 1] == [(1, len(batch[2]) - shared)]
+    assert [slices for _, slices in calls if slices] == [(len(batch[2]) - shared,)]
     for tag, prompt in zip("abc", batch, strict=False):
         assert got[tag] == alone(model, tok, prompt, decoding), tag
 
 
 def test_prompts_reusing_different_lengths_share_one_prefill(model, tok):
-    """Rows reusing prefixes of different lengths (or none) are prefilled together: the reused parts are
-    left-padded to the longest, the rest of each prompt after them, with padding between the two masked out."""
+    """Rows reusing prefixes of different lengths (or none) go in together, each from where its reuse ends."""
     decoding = Decoding(max_new_tokens=12)
     batch = prompts(tok)
     decoder, got = Decoder(model, decoding, prefix_tokens=4096, **stops(tok)), {}
@@ -311,14 +280,14 @@ def test_prompts_reusing_different_lengths_share_one_prefill(model, tok):
         got.update(decoder.step())
     tail = prompts(tok)[3][-6:]  # the same few tokens after each: equal rest lengths, one group
     extended = [batch[0] + got["a"] + tail, batch[1] + got["b"] + tail, batch[4] + tail]
-    calls, hook = forwards(model)
+    calls, hook = model_calls(model)
     try:
         decoder.add(extended, ["a2", "b2", "new"])
         while decoder:
             got.update(decoder.step())
     finally:
         hook.remove()
-    assert [rows for rows, tokens, _ in calls if tokens > 1] == [3]
+    assert [len(slices) for _, slices in calls if slices] == [3]
     assert decoder.reused_tokens >= len(batch[0]) + len(batch[1])
     for tag, prompt in zip(["a2", "b2", "new"], extended, strict=True):
         assert got[tag] == alone(model, tok, prompt, decoding), tag
@@ -344,19 +313,19 @@ def test_the_kept_replies_stay_within_their_token_budget(model, tok):
 
 
 def test_a_decoding_step_writes_its_column_in_place(model, tok):
-    """The running cache has spare columns: steps write into them rather than copying the whole cache, until
-    it is full and grows."""
-    decoder = Decoder(model, Decoding(max_new_tokens=200), stop_ids={len(tok) + 1}, pad_id=tok.pad_token_id)
+    """The cache buffers have spare columns: steps write into them rather than copying the whole cache, until
+    they are full and grow."""
+    decoder = Decoder(model, Decoding(max_new_tokens=200), stop_ids={len(tok) + 1})
     decoder.add(prompts(tok)[:3], [0, 1, 2])
     decoder.step()
-    layer = decoder._cache.layers[0]
-    buffer, room = layer._keys.data_ptr(), layer._keys.shape[-2] - layer.keys.shape[-2]
-    for _ in range(room):
+    store = decoder._store
+    columns, buffer = store.columns, store.layers[0][0].data_ptr()
+    steps = 0
+    while store.columns == columns:
+        assert store.layers[0][0].data_ptr() == buffer
         decoder.step()
-        assert layer._keys.data_ptr() == buffer
-    assert layer.keys.shape[-2] == layer._keys.shape[-2]  # full now
-    decoder.step()
-    assert layer._keys.data_ptr() != buffer and layer.keys.shape[-2] < layer._keys.shape[-2]
+        steps += 1
+    assert steps > 10 and store.columns > columns and store.layers[0][0].data_ptr() != buffer
 
 
 def test_the_output_layer_computed_weight_first_gives_the_same_logits(model):
