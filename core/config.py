@@ -155,8 +155,6 @@ class BotEngine(Section):
                                  "<train.output_dir>/adapter).")
     max_batch: int = Field(16, ge=1, le=4096, description="Local backend: most replies decoding at once; a message "
                            "joins the running batch at its next step.")
-    batch_wait_ms: int = Field(10, ge=0, le=60_000, description="Local backend: how long a request waits for others to "
-                               "batch with.")
     prefill_chunk: int = Field(256, ge=0, le=MAX_TOKENS, description="Local backend: prompt tokens prefilled per "
                                "decoding step while a message joins, so the replies being written keep going (0: a "
                                "prompt is prefilled at once).")

@@ -60,8 +60,7 @@ def decoding(cfg: Config) -> Decoding:
 def batching(cfg: Config) -> dict:
     """LocalEngine's batching settings from the config."""
     e = cfg.bot.engine
-    return {"max_batch": e.max_batch, "batch_wait_s": e.batch_wait_ms / 1000,
-            "prefill_chunk": e.prefill_chunk or None, "prefix_tokens": e.prefix_tokens}
+    return {"max_batch": e.max_batch, "prefill_chunk": e.prefill_chunk or None, "prefix_tokens": e.prefix_tokens}
 
 
 def _template_counter(tokenizer):
@@ -73,7 +72,7 @@ def _template_counter(tokenizer):
 
 @dataclass(eq=False)  # compared and hashed by identity: a request is its own tag in the decoder
 class _Request:
-    messages: list[dict]
+    prompt: list[int]
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
     seed: int
@@ -114,9 +113,9 @@ class LocalEngine:
     are kept, so a chat's next message is prefilled only from what is new since the reply (0: nothing kept)."""
 
     def __init__(self, model, tokenizer, decoding: Decoding, *, max_prompt_tokens: int, max_batch: int = 16,
-                 batch_wait_s: float = 0.01, prefill_chunk: int | None = 256, prefix_tokens: int = 16384):
+                 prefill_chunk: int | None = 256, prefix_tokens: int = 16384):
         self.model, self.tokenizer, self.decoding = model, tokenizer, decoding
-        self.max_prompt_tokens, self.max_batch, self.batch_wait_s = max_prompt_tokens, max_batch, batch_wait_s
+        self.max_prompt_tokens, self.max_batch = max_prompt_tokens, max_batch
         self.prefill_chunk, self.prefix_tokens = prefill_chunk, prefix_tokens
         self.count_tokens = _template_counter(tokenizer)
         # what the decoders did (the benchmark and tests read it): prefill model calls, decoding steps, prompt
@@ -139,10 +138,17 @@ class LocalEngine:
                                                base_only=base_only, dtype=cfg.model.dtype)
         return cls(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg), **batching(cfg))
 
-    def submit(self, messages: list[dict]) -> asyncio.Future:
-        """Queue a conversation; the returned future (of the running event loop) gets its reply."""
+    def prompt(self, messages: list[dict]) -> list[int]:
+        """The prompt tokens of a conversation, fitted into the prompt budget (a few template renderings: run it
+        off the event loop)."""
+        return prompt_ids(self.tokenizer, messages, self.max_prompt_tokens)[0]
+
+    def submit(self, prompt: list[int]) -> asyncio.Future:
+        """Queue prompt tokens; the returned future (of the running event loop) gets the reply."""
+        if not prompt:
+            raise ValueError("empty prompt")
         loop = asyncio.get_running_loop()
-        request = _Request(messages, loop.create_future(), loop, next(self._seeds))
+        request = _Request(prompt, loop.create_future(), loop, next(self._seeds))
         with self._wake:
             if self._closing:
                 raise RuntimeError("the engine is closed")
@@ -154,32 +160,17 @@ class LocalEngine:
         return request.future
 
     async def reply(self, messages: list[dict]) -> str:
-        return await self.submit(messages)
+        return await self.submit(await asyncio.to_thread(self.prompt, messages))
 
     def _admit(self, room: int) -> list[_Request] | None:
-        """Up to ``room`` queued requests, blocking while there is nothing to decode; None once closing."""
+        """Up to ``room`` queued requests, blocking while there is nothing to decode; None once closing. Nothing
+        waits for company: a request arriving a step later joins that step's model call at no extra cost."""
         with self._wake:
             idle = room == self.max_batch
             self._wake.wait_for(lambda: self._pending or self._closing or not idle)
-            if idle and self.batch_wait_s:  # requests arriving together share one prefill
-                self._wake.wait_for(lambda: len(self._pending) >= room or self._closing, timeout=self.batch_wait_s)
             if self._closing:
                 return None
             return [self._pending.popleft() for _ in range(min(room, len(self._pending)))]
-
-    def _prompts(self, requests: list[_Request]) -> tuple[list[_Request], list[list[int]]]:
-        """The requests still awaited and their prompt tokens; one that cannot be rendered fails alone."""
-        kept, prompts = [], []
-        for r in requests:
-            if r.future.cancelled():
-                continue
-            try:
-                prompts.append(prompt_ids(self.tokenizer, r.messages, self.max_prompt_tokens)[0])
-            except Exception as exc:  # noqa: BLE001
-                r.settle(error=exc)
-                continue
-            kept.append(r)
-        return kept, prompts
 
     def _run(self) -> None:
         started = time.thread_time()
@@ -202,11 +193,11 @@ class LocalEngine:
 
         decoder, active, base = fresh(), set(), (0, 0, 0)
         while (admitted := self._admit(self.max_batch - len(decoder))) is not None:
-            admitted, prompts = self._prompts(admitted)
+            admitted = [r for r in admitted if not r.future.cancelled()]
             active.update(admitted)
             try:
                 if admitted:
-                    decoder.add(prompts, admitted, [r.seed for r in admitted])
+                    decoder.add([r.prompt for r in admitted], admitted, [r.seed for r in admitted])
                 if gone := {r for r in active if r.future.cancelled()}:
                     decoder.drop(gone)
                     active -= gone

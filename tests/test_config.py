@@ -121,7 +121,7 @@ BAD_VALUES = [
     ("dataset.max_turns", "1"), ("dataset.max_message_chars", "0"), ("dataset.groups", '"yes"'),
     ("dataset.inputs", "5"), ("dataset.out_dir", '"data\\u0000set"'),
     ("persona.names", '"me"'), ("model.base", '""'), ("model.dtype", '"fp8"'),
-    ("bot.engine.timeout_s", "inf"), ("bot.engine.batch_wait_ms", "1000000000000"), ("bot.engine.max_batch", "0"),
+    ("bot.engine.timeout_s", "inf"), ("bot.engine.max_batch", "0"),
     ("bot.engine.temperature", "-0.5"), ("bot.engine.top_p", "1.5"), ("bot.engine.backend", '"vllm"'),
     ("bot.engine.adapter", "5"), ("bot.telegram.poll_timeout_s", "-1"), ("bot.telegram.poll_timeout_s", BIG),
     ("bot.allow", '["alice"]'), ("bot.owner", '["telegram: 1"]'), ("bot.groups", '"some"'),

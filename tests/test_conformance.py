@@ -213,7 +213,7 @@ async def test_a_friend_never_gets_reasoning_markup_or_an_invented_turn(family, 
     others = sorted(markup_ids(tok) - template_markup_ids(tok))
     scripts += [(ids("好呀") + [i] + ids("你呢"), ["好呀"])
                 for i in sorted(template_markup_ids(tok)) + others[:2] + others[-2:]]
-    engine = LocalEngine(model, tok, Decoding(max_new_tokens=24), max_prompt_tokens=4000, batch_wait_s=0)
+    engine = LocalEngine(model, tok, Decoding(max_new_tokens=24), max_prompt_tokens=4000)
     try:
         for script, sent in scripts:
             handle = _forced(model, script)

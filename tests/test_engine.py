@@ -18,18 +18,16 @@ CHATS = [[{"role": "system", "content": "你是林小夏。"}, {"role": "user", 
 
 @pytest.fixture
 def engine(model, tok):
-    # the idle wait ends as soon as max_batch requests are queued; it only bounds a slow event loop
-    return LocalEngine(model, tok, Decoding(max_new_tokens=12), max_prompt_tokens=200, max_batch=8,
-                       batch_wait_s=30)
+    return LocalEngine(model, tok, Decoding(max_new_tokens=12), max_prompt_tokens=200, max_batch=8)
 
 
-async def test_concurrent_chats_share_one_prefill_and_one_batch(engine, model, tok):
+async def test_concurrent_chats_get_the_replies_they_get_alone(engine, model, tok):
     from runtime.decoding import generate_replies
 
     replies = await asyncio.gather(*(engine.reply(c) for c in CHATS))
     await engine.aclose()
-    assert engine.prefills == 1
-    assert replies == generate_replies(model, tok, CHATS, Decoding(max_new_tokens=12), max_prompt_tokens=200)
+    assert replies == generate_replies(model, tok, CHATS, Decoding(max_new_tokens=12), max_prompt_tokens=200,
+                                       batch_size=1)
 
 
 async def test_a_request_joins_the_running_batch_and_gets_its_solo_reply(model, tok):
@@ -42,7 +40,7 @@ async def test_a_request_joins_the_running_batch_and_gets_its_solo_reply(model, 
     solo = generate_replies(model, tok, CHATS, decoding, max_prompt_tokens=200, batch_size=1)
     first = max(range(len(CHATS)), key=lambda i: len(solo[i]))  # the longest reply leaves time to join it
     second = next(i for i in range(len(CHATS)) if i != first and solo[i])
-    engine = LocalEngine(model, tok, decoding, max_prompt_tokens=200, max_batch=4, batch_wait_s=0)
+    engine = LocalEngine(model, tok, decoding, max_prompt_tokens=200, max_batch=4)
     mid_decode, second_queued = threading.Event(), threading.Event()
 
     def hold(calls):
@@ -52,9 +50,9 @@ async def test_a_request_joins_the_running_batch_and_gets_its_solo_reply(model, 
 
     calls, hook = model_calls(model, during=hold)
     try:
-        a = engine.submit(CHATS[first])
+        a = engine.submit(engine.prompt(CHATS[first]))
         assert await asyncio.to_thread(mid_decode.wait, 30)
-        b = engine.submit(CHATS[second])
+        b = engine.submit(engine.prompt(CHATS[second]))
         second_queued.set()
         replies = await asyncio.gather(a, b)
     finally:
@@ -68,27 +66,32 @@ async def test_a_request_joins_the_running_batch_and_gets_its_solo_reply(model, 
 
 
 async def test_a_cancelled_request_leaves_the_batch(model, tok):
-    engine = LocalEngine(model, tok, Decoding(max_new_tokens=40), max_prompt_tokens=200, max_batch=4,
-                         batch_wait_s=30)
-    prefilled, cancelled = threading.Event(), threading.Event()
+    """A first chat's model call is held until four more are queued; they join the next call together, which is
+    held until one of them is cancelled: the call after runs without it."""
+    engine = LocalEngine(model, tok, Decoding(max_new_tokens=40), max_prompt_tokens=200, max_batch=5)
+    queued, joined, cancelled = threading.Event(), threading.Event(), threading.Event()
 
     def hold(calls):
         if len(calls) == 1:
-            prefilled.set()
+            queued.wait(30)
+        elif len(calls) == 2:
+            joined.set()
             cancelled.wait(30)
 
     calls, hook = model_calls(model, during=hold)
     try:
-        futures = [engine.submit(c) for c in CHATS[:4]]
-        assert await asyncio.to_thread(prefilled.wait, 30)
+        first = engine.submit(engine.prompt(CHATS[7]))
+        futures = [engine.submit(engine.prompt(c)) for c in CHATS[:4]]
+        queued.set()
+        assert await asyncio.to_thread(joined.wait, 30)
         futures[0].cancel()
         cancelled.set()
-        rest = await asyncio.gather(*futures[1:])
+        rest = await asyncio.gather(first, *futures[1:])
     finally:
         hook.remove()
         await engine.aclose()
-    assert len(rest) == 3 and len(calls[0][1]) == 4
-    assert calls[1][0] == 3  # the very next model call runs without the cancelled row
+    assert len(rest) == 4 and calls[1][0] == 1 and len(calls[1][1]) == 4
+    assert calls[2] == (4, ())  # the very next model call runs without the cancelled row
 
 
 async def test_generation_does_not_block_the_event_loop(model, tok):

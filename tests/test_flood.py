@@ -45,8 +45,7 @@ async def reply_latency(responder: Responder, text: str, at: float) -> float:
 async def test_a_flooding_group_delays_another_chats_reply_by_less_than_a_second(model, tok, tmp_path):
     cfg = load(overrides={"bot.allow": ["telegram:*"], "bot.groups": "all", "bot.debounce_s": 0.05,
                           "bot.message_pause_s": 0, "bot.rate_limit": 10_000, "bot.data_dir": str(tmp_path)})
-    engine = LocalEngine(model, tok, Decoding(max_new_tokens=8), max_prompt_tokens=448, max_batch=4,
-                         batch_wait_s=0)
+    engine = LocalEngine(model, tok, Decoding(max_new_tokens=8), max_prompt_tokens=448, max_batch=4)
     history = History(tmp_path, Rules.from_config(cfg))
     responder = Responder(cfg, engine, history)
     now = time.time()
