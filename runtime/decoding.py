@@ -146,7 +146,7 @@ class Decoder(Generic[Tag]):
             if self.decoding.temperature > 0:
                 generator = torch.Generator(device=self.device).manual_seed(seed)
             slot = len(self._rows)
-            self._store.reserve(slot + 1, reused)
+            self._reserve(slot + 1, reused)
             if kv is not None:
                 self._store.write(slot, kv)
             self._rows.append(_Row(tag, next(self._added), list(prompt), list(prompt[reused:]), reused, generator))
@@ -165,7 +165,7 @@ class Decoder(Generic[Tag]):
         running = self._rows[:self._running]
         slices: list[tuple[_Row[Tag], int]] = []
         budget = self.prefill_chunk
-        for row in self._rows[self._running:]:
+        for row in sorted(self._rows[self._running:], key=lambda r: r.order):  # first come first
             if budget is not None and budget <= 0:
                 break
             n = len(row.todo) if budget is None else min(len(row.todo), budget)
@@ -187,7 +187,8 @@ class Decoder(Generic[Tag]):
             return []
         rows = self._rows[:self._running]
         seen = self._seen[:len(rows)] if self._seen is not None else None
-        token = _pick(logits.float(), seen, self.decoding, [r.generator for r in rows] if rows[0].generator else [])
+        token = _pick(logits.float(), seen, self.decoding, [r.generator for r in rows] if self.decoding.temperature > 0
+                      else [])
         if seen is not None:
             seen[torch.arange(len(rows), device=self.device), token] = True
         stopped = torch.isin(token, self._stops).tolist()
@@ -200,6 +201,8 @@ class Decoder(Generic[Tag]):
         for row in finished:
             self._keep(row.prompt + row.out, row)
             self._remove(row)
+        if not self._rows:  # idle: the buffers go (a burst of long chats leaves no memory behind)
+            self._store, self._seen = type(self._store)(self.device), None
         return [(row.tag, row.out) for row in finished]
 
     @_inference
@@ -223,7 +226,7 @@ class Decoder(Generic[Tag]):
             positions += range(row.length, row.length + n)
             if n == len(row.todo):
                 keep.append(len(ids) - 1)
-        self._store.reserve(len(self._rows), max(positions) + 1)
+        self._reserve(len(self._rows), max(positions) + 1)
         lengths = torch.tensor(positions[:len(running)], device=self.device) if running else None
         batch = ragged.Batch(self._store, len(running), lengths,
                              [(self._rows.index(row), row.length, n) for row, n in slices])
@@ -244,15 +247,22 @@ class Decoder(Generic[Tag]):
         self._swap(self._rows.index(row), self._running)
         self._running += 1
         self._keep(row.prompt, row)
-        if self.decoding.repetition_penalty != 1.0:
-            vocab = self.model.get_output_embeddings().weight.shape[0]
-            if self._seen is None or self._seen.shape[0] < self._store.slots:
-                seen = torch.zeros((self._store.slots, vocab), dtype=torch.bool, device=self.device)
-                if self._seen is not None:
-                    seen[:self._seen.shape[0]] = self._seen
-                self._seen = seen
+        if self._seen is not None:
             self._seen[self._running - 1] = False
             self._seen[self._running - 1, torch.tensor(row.prompt, device=self.device)] = True
+
+    def _reserve(self, slots: int, columns: int) -> None:
+        """Cache room for ``slots`` rows of ``columns`` tokens; with a repetition penalty, as many rows of the
+        tokens each row has seen."""
+        import torch
+
+        self._store.reserve(slots, columns)
+        if self.decoding.repetition_penalty != 1.0 and (self._seen is None or len(self._seen) < self._store.slots):
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            seen = torch.zeros((self._store.slots, vocab), dtype=torch.bool, device=self.device)
+            if self._seen is not None:
+                seen[:len(self._seen)] = self._seen
+            self._seen = seen
 
     def _keep(self, tokens: list[int], row: _Row[Tag]) -> None:
         """Into the prefix store: the start of ``tokens`` that ``row``'s slot holds."""

@@ -148,10 +148,13 @@ def attention(module, query, key, value, attention_mask, scaling=None, dropout=0
     batch: Batch = ragged_batch
     if batch is None:
         raise RuntimeError(f"{NAME} attention needs the ragged_batch of runtime.decoding.Decoder")
+    if kwargs.get("softcap") is not None or kwargs.get("s_aux") is not None:
+        raise NotImplementedError(f"{type(module).__name__}: attention with logit soft-capping or sinks")
     keys, values = batch.store.layer(module.layer_idx, key, value)
     heads, kv_heads, dim = query.shape[1], key.shape[1], query.shape[-1]
     group = heads // kv_heads
-    decoding_mask, slice_masks = batch.masks(getattr(module, "sliding_window", None), query.dtype, group)
+    window = kwargs.get("sliding_window", getattr(module, "sliding_window", None))
+    decoding_mask, slice_masks = batch.masks(window, query.dtype, group)
     out = []
     n = batch.decoding
     if n:

@@ -342,3 +342,35 @@ def test_the_output_layer_computed_weight_first_gives_the_same_logits(model):
     assert "forward" not in vars(head)  # the module's own forward again
     assert weight_first.shape == (5, 1, 3000)
     torch.testing.assert_close(weight_first, head(x))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rows_coming_and_going_at_random_get_their_own_replies(model, tok, seed):
+    """A random schedule of adds (one or several, some continuing an earlier chat), drops and steps, with slices,
+    kept prefixes and a repetition penalty: the slots are moved about as rows leave and join, and every reply that
+    finishes equals its prompt decoded alone."""
+    import random
+
+    rng = random.Random(seed)
+    decoding = Decoding(max_new_tokens=12, repetition_penalty=1.3)
+    decoder = Decoder(model, decoding, prefill_chunk=rng.choice([3, 16, None]), prefix_tokens=4096, **stops(tok))
+    pool, got, asked, dropped = prompts(tok), {}, {}, set()
+    for step in range(60):
+        if rng.random() < 0.3:
+            for _ in range(rng.randint(1, 3)):
+                prompt = rng.choice(pool)
+                if got and rng.random() < 0.5:  # a chat's next turn: an earlier prompt, its reply, more
+                    tag = rng.choice(list(got))
+                    prompt = asked[tag] + got[tag] + rng.choice(pool)[-4:]
+                asked[len(asked)] = prompt
+                decoder.add([prompt], [len(asked) - 1])
+        if decoder.tags and rng.random() < 0.1:
+            gone = rng.choice(decoder.tags)
+            decoder.drop({gone})
+            dropped.add(gone)
+        got.update(decoder.step())
+    while decoder:
+        got.update(decoder.step())
+    assert len(got) > 5 and not dropped & set(got)
+    for tag, reply in got.items():
+        assert reply == alone(model, tok, asked[tag], decoding), tag
