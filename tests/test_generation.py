@@ -355,7 +355,7 @@ def test_rows_coming_and_going_at_random_get_their_own_replies(model, tok, seed)
     decoding = Decoding(max_new_tokens=12, repetition_penalty=1.3)
     decoder = Decoder(model, decoding, prefill_chunk=rng.choice([3, 16, None]), prefix_tokens=4096, **stops(tok))
     pool, got, asked, dropped = prompts(tok), {}, {}, set()
-    for step in range(60):
+    for _ in range(60):
         if rng.random() < 0.3:
             for _ in range(rng.randint(1, 3)):
                 prompt = rng.choice(pool)
