@@ -55,8 +55,10 @@ class History:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # outer_stack off: otherwise every statement captures the caller's stack for its error messages, half a
+        # millisecond of source-file lookups on the event loop per write
         self._chats = SqliteDict(str(self.path), tablename="chats", autocommit=True, encode=json.dumps,
-                                 decode=json.loads, journal_mode="WAL")
+                                 decode=json.loads, journal_mode="WAL", outer_stack=False)
         self._live: dict[str, _Live | None] = {}
         self._facts: dict[str, dict] = {}
         self._upgrade(data_dir)
