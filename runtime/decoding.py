@@ -227,8 +227,7 @@ class Decoder(Generic[Tag]):
             if n == len(row.todo):
                 keep.append(len(ids) - 1)
         self._reserve(len(self._rows), max(positions) + 1)
-        lengths = torch.tensor(positions[:len(running)], device=self.device) if running else None
-        batch = ragged.Batch(self._store, len(running), lengths,
+        batch = ragged.Batch(self._store, positions[:len(running)],
                              [(self._rows.index(row), row.length, n) for row, n in slices])
         self.step_calls += 1
         self.prefill_calls += bool(slices)

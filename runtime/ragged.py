@@ -88,19 +88,21 @@ def _grown(t, slots: int, columns: int):
 
 @dataclass
 class Batch:
-    """What one model call holds: ``decoding`` rows (slots 0..decoding-1, one token each, written at column
+    """What one model call holds: the decoding rows (slots 0..len(lengths)-1, one token each, written at column
     ``lengths[slot]``), then ``slices``: (slot, first column, tokens) of prompts on their way in."""
     store: Store
-    decoding: int
-    lengths: Any  # [decoding] long tensor, or None
+    lengths: list[int]
     slices: list[tuple[int, int, int]]
 
     def __post_init__(self) -> None:
         import torch
 
+        device = self.store.device
+        self.decoding = len(self.lengths)
+        self.width = max(self.lengths) + 1 if self.lengths else 0  # the columns the decoding rows attend to
+        self.rows = torch.arange(self.decoding, device=device)
+        self.columns = torch.tensor(self.lengths, dtype=torch.long, device=device)  # where each row's token goes
         self._masks: dict[tuple[int | None, Any, int], tuple[Any, list[Any]]] = {}
-        self._rows = torch.arange(self.decoding, device=self.store.device) if self.decoding else None
-        self.width = int(self.lengths.max()) + 1 if self.decoding else 0
 
     def masks(self, window: int | None, dtype, group: int) -> tuple[Any, list[Any]]:
         """Additive masks (0 = attend, -inf = not; faster than boolean ones in torch's CPU kernel): the decoding
@@ -114,9 +116,9 @@ class Batch:
             decoding = None
             if self.decoding:
                 columns = torch.arange(self.width, device=device)[None, :]
-                decoding = columns <= self.lengths[:, None]
+                decoding = columns <= self.columns[:, None]
                 if window is not None:
-                    decoding &= columns > self.lengths[:, None] - window
+                    decoding &= columns > self.columns[:, None] - window
                 decoding = _additive(decoding[:, None, None, :], dtype)
             slices = []
             for _, start, n in self.slices:
@@ -158,8 +160,8 @@ def attention(module, query, key, value, attention_mask, scaling=None, dropout=0
     out = []
     n = batch.decoding
     if n:
-        keys[batch._rows, :, batch.lengths] = key[0, :, :n].transpose(0, 1)
-        values[batch._rows, :, batch.lengths] = value[0, :, :n].transpose(0, 1)
+        keys[batch.rows, :, batch.columns] = key[0, :, :n].transpose(0, 1)
+        values[batch.rows, :, batch.columns] = value[0, :, :n].transpose(0, 1)
         grouped = query[0, :, :n].transpose(0, 1).reshape(n, kv_heads, group, dim)
         attended = F.scaled_dot_product_attention(grouped, keys[:n, :, :batch.width], values[:n, :, :batch.width],
                                                   attn_mask=decoding_mask, scale=scaling)  # [rows, kv, group, dim]
