@@ -108,9 +108,11 @@ class LocalEngine:
     batch (up to ``max_batch`` rows) and finished replies leave it, so a new message never waits for a batch to
     drain, and the event loop never waits for the model.
 
-    A joining prompt is prefilled ``prefill_chunk`` tokens per decoding step (None: at once), so a long one does
-    not stall the replies being written; the last ``prefix_tokens`` tokens of finished replies' keys and values
-    are kept, so a chat's next message is prefilled only from what is new since the reply (0: nothing kept)."""
+    Joining prompts go in at most ``prefill_chunk`` tokens per step (None: whole), in the same model call as the
+    running replies' tokens, so a long one does not stall the replies being written; up to ``prefix_tokens``
+    tokens of prompts' and finished replies' keys and values are kept, so a chat's next message (and the persona
+    prompt every chat starts with) is computed only from where it differs (0: nothing kept). Prompts are rendered
+    off both the event loop and the worker."""
 
     def __init__(self, model, tokenizer, decoding: Decoding, *, max_prompt_tokens: int, max_batch: int = 16,
                  prefill_chunk: int | None = 256, prefix_tokens: int = 16384):
@@ -118,8 +120,8 @@ class LocalEngine:
         self.max_prompt_tokens, self.max_batch = max_prompt_tokens, max_batch
         self.prefill_chunk, self.prefix_tokens = prefill_chunk, prefix_tokens
         self.count_tokens = _template_counter(tokenizer)
-        # what the decoders did (the benchmark and tests read it): prefill model calls, decoding steps, prompt
-        # tokens, and prompt tokens whose keys and values were reused rather than computed
+        # what the decoders did (the benchmark and tests read it): model calls that took prompt tokens, steps (one
+        # model call each), prompt tokens, and prompt tokens whose keys and values were reused rather than computed
         self.prefills = self.steps = self.prompt_tokens = self.reused_tokens = 0
         self.worker_cpu_s = 0.0  # CPU time of the worker thread, once closed (steadier than wall time on a busy box)
         self._stops = stop_ids(tokenizer, model)
