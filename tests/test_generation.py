@@ -374,3 +374,41 @@ def test_rows_coming_and_going_at_random_get_their_own_replies(model, tok, seed)
     assert len(got) > 5 and not dropped & set(got)
     for tag, reply in got.items():
         assert reply == alone(model, tok, asked[tag], decoding), tag
+
+
+def test_a_sliding_window_is_kept_as_transformers_keeps_it():
+    """A layer with a sliding window attends to the last `window` positions only, in the prompt and while
+    decoding: greedy replies equal generate's, and differ from the same weights without the window."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    dims = dict(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, sliding_window=6, max_window_layers=1)
+    windowed = Qwen2ForCausalLM(Qwen2Config(use_sliding_window=True, **dims)).eval()
+    full = Qwen2ForCausalLM(Qwen2Config(use_sliding_window=False, **dims)).eval()
+    full.load_state_dict(windowed.state_dict())
+    assert [layer.self_attn.sliding_window for layer in windowed.model.layers] == [None, 6]
+    batch = [torch.randint(3, 300, (n,)).tolist() for n in (5, 12, 20)]
+    decoding = Decoding(max_new_tokens=15)
+
+    def generate(model, prompt):
+        out = model.generate(torch.tensor([prompt]), max_new_tokens=15, do_sample=False, pad_token_id=0)
+        return out[0, len(prompt):].tolist()
+
+    ours = decode(windowed, batch, decoding, stop_ids={-1})
+    assert ours == [generate(windowed, p) for p in batch]
+    assert ours != decode(full, batch, decoding, stop_ids={-1})
+
+
+def test_attention_it_cannot_do_is_refused():
+    import torch
+
+    from runtime import ragged
+
+    batch = ragged.Batch(ragged.Store(torch.device("cpu")), [], [])
+    layer = torch.nn.Module()
+    layer.layer_idx = 0
+    q = torch.zeros(1, 2, 1, 4)
+    with pytest.raises(NotImplementedError, match="soft-capping"):
+        ragged.attention(layer, q, q, q, None, softcap=30.0, ragged_batch=batch)
