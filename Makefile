@@ -74,7 +74,7 @@ bot: $(STAMP)
 # (the other mode of a comparison, the engine's event loop) and make the ratios swing.
 bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python benchmarks/train_bench.py
-	OMP_WAIT_POLICY=PASSIVE $(BIN)/python benchmarks/bot_bench.py --config $(CONFIG)
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python benchmarks/bot_bench.py --config $(CONFIG) --repeat 5
 
 demo: $(STAMP)
 	$(BIN)/python -m data_prep build --config $(CONFIG)
