@@ -35,14 +35,16 @@ def template_markup_ids(tokenizer) -> frozenset[int]:
 
 
 def markup_ids(tokenizer) -> frozenset[int]:
-    """The template's markup (template_markup_ids) and every special token.
+    """Every added token, reasoning tags aside: the template's markup (template_markup_ids), the special tokens,
+    and added tokens that are not marked special (fill-in-the-middle, file and tool markers).
 
-    A reply is plain text: training neutralises control strings in the owner's messages, so the clone never learns
-    to write one of these inside a turn. One that comes anyway starts something that is not the reply — most often
-    a new turn (<|im_start|>user…) without the end of turn before it. Decoding drops special tokens from the text,
-    so without stopping there the invented turn would be glued onto the reply and sent."""
-    special = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special and t.content not in REASONING_TAGS}
-    return template_markup_ids(tokenizer) | special
+    A reply is plain text: training neutralises the text of every added token in the owner's messages
+    (core.chat_format.control_pattern), so the clone never learns to write one inside a turn. One that comes anyway
+    starts something that is not the reply — most often a new turn (<|im_start|>user…) without the end of turn
+    before it. Decoding drops special tokens from the text and keeps the others' (a friend would get
+    "<|fim_prefix|>"), so without stopping there the invented continuation would be glued onto the reply and sent."""
+    return frozenset(i for i, t in tokenizer.added_tokens_decoder.items()
+                     if (t.special or len(t.content) > 1) and t.content not in REASONING_TAGS)
 
 
 def stop_ids(tokenizer, model=None) -> frozenset[int]:

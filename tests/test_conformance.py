@@ -209,10 +209,13 @@ async def test_a_friend_never_gets_reasoning_markup_or_an_invented_turn(family, 
         (ids("<think>\n嗯，用户问我在不在。\n</think>\n\n在呢~") + [eot_id], ["在呢~"]),
         (ids("<think>\n我要想很久很久很久很久"), []),  # the budget ran out while reasoning: nothing is sent
     ]
-    # the template's markup, and a few other special tokens (DeepSeek has a thousand placeholders)
+    # the template's markup, a few other special tokens (DeepSeek has a thousand placeholders), and added tokens
+    # not marked special (Qwen's fill-in-the-middle and file markers), whose text decoding would keep
     others = sorted(markup_ids(tok) - template_markup_ids(tok))
+    unmarked = sorted(i for i, t in tok.added_tokens_decoder.items() if not t.special and len(t.content) > 1
+                      and "think>" not in t.content and i not in template_markup_ids(tok))
     scripts += [(ids("好呀") + [i] + ids("你呢"), ["好呀"])
-                for i in sorted(template_markup_ids(tok)) + others[:2] + others[-2:]]
+                for i in sorted(template_markup_ids(tok)) + others[:2] + others[-2:] + unmarked[:2]]
     engine = LocalEngine(model, tok, Decoding(max_new_tokens=24), max_prompt_tokens=4000)
     try:
         for script, sent in scripts:
