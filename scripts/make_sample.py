@@ -10,8 +10,8 @@ shared/reference/export-formats.md sections 1, 2 and 5): WechatExporter txt, 留
 and a Telegram Desktop whole-account JSON. Each conversation lives in exactly one export.
 
 Who she and her friends are, what they talk about, how she writes (her style markers) and the fictional personal
-data live in ``scripts/persona.toml``; this script holds the story (the chats, their shapes, the scripted scenes)
-and the exporters' layouts.
+data live in ``scripts/persona.toml``; the chats, their shapes and their scripted scenes in ``scripts/chats.toml``;
+this script generates the sessions between the scenes and writes the exporters' layouts.
 
 Deterministic: one ``random.Random(seed)``, fixed dates, no wall clock, no set iteration, so running it twice gives
 byte-identical files. Standard library only. Everybody and every number in it is made up.
@@ -41,6 +41,9 @@ UTC_OFFSET = timedelta(hours=8)  # the exporting machine is in Hangzhou: exports
 PERSONA_FILE = Path(__file__).with_name("persona.toml")
 with PERSONA_FILE.open("rb") as _f:
     PERSONA = tomllib.load(_f)
+CHATS_FILE = Path(__file__).with_name("chats.toml")
+with CHATS_FILE.open("rb") as _f:
+    CHATS: list[dict] = tomllib.load(_f)["chats"]
 
 # --------------------------------------------------------------------------------------------------------------
 # Markers (persona.toml). ANY_MARKER decides "carries the persona's style"; each marker also has its own regex for the
@@ -72,6 +75,9 @@ def id_check_digit(first17: str) -> str:
 
 
 ID_NUMBER = _PII["id_number_first17"] + id_check_digit(_PII["id_number_first17"])
+# as chats.toml's texts name them
+PII_SLOTS = {"phone": PHONE_1, "phone_2": PHONE_2, "email": EMAIL, "email_en": EMAIL_EN, "url": URL, "qq": QQ,
+             "id_number": ID_NUMBER}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -422,16 +428,41 @@ def schedule(rng: random.Random, make, scale: float, specials: list[list[Msg]],
     return out
 
 
-def at(day: str, hms: str) -> datetime:
-    return datetime.fromisoformat(f"{day} {hms}")
+def topics_of(names: list[str]) -> list[Topic]:
+    """Topic banks by name: "zh:cats" / "en:…" from topics_zh / topics_en, "zh:*" for all of a bank, a bare name
+    from [topics]."""
+    out: list[Topic] = []
+    for name in names:
+        bank, _, key = name.rpartition(":")
+        table = {"zh": TOPICS_ZH, "en": TOPICS_EN, "": _TOPICS}[bank]
+        out += list(table.values()) if key == "*" else [table[key]]
+    return out
 
 
-def seq(start: datetime, *steps: tuple[int, str, str, str]) -> list[Msg]:
-    """A scripted session: (seconds after previous, who, kind, text)."""
-    out, t = [], start
-    for secs, who, kind, text in steps:
-        t = t + timedelta(seconds=secs)
-        out.append(Msg(who, t, kind, text))
+def _filled(value):
+    """``value`` (a text, or lists and tables of them) with the fictional personal data put in."""
+    if isinstance(value, str):
+        return value.format(**PII_SLOTS)
+    if isinstance(value, list):
+        return [_filled(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _filled(v) for k, v in value.items()}
+    return value
+
+
+def scripted(scene: dict) -> list[Msg]:
+    """A scripted session of chats.toml: its messages at their offsets, with what the optional table adds."""
+    out: list[Msg] = []
+    t = datetime.fromisoformat(scene["at"])
+    for secs, who, kind, text, *more in scene["messages"]:
+        t += timedelta(seconds=secs)
+        more = more[0] if more else {}
+        m = Msg(who, t, kind, _filled(text), extra=_filled(more.get("extra", {})), reply_to=more.get("reply_to"),
+                items=[(name, datetime.fromisoformat(when), line) for name, when, line in more.get("items", [])])
+        if "quote" in more:
+            quoted = out[more["quote"]]
+            m.quote = (PEOPLE[quoted.who].name, quoted.text)
+        out.append(m)
     return out
 
 
@@ -439,195 +470,29 @@ def seq(start: datetime, *steps: tuple[int, str, str, str]) -> list[Msg]:
 # The chats
 # --------------------------------------------------------------------------------------------------------------
 def build(seed: int = SEED) -> list[Chat]:
+    """The chats of chats.toml: generated sessions around the scripted scenes, in the file's order (one random
+    stream for all, so the order is part of the sample)."""
     rng = random.Random(seed)
     chats: list[Chat] = []
-    zh_all = list(TOPICS_ZH.values())
+    for spec in CHATS:
+        group = "weights" in spec
+        c = Chat(spec["key"], spec["format"], spec["name"], group, spec["members"], talker_id=spec.get("talker_id", 0),
+                 tg_id=spec.get("tg_id", 0), tg_type=spec.get("tg_type", ""))
+        scenes = [scripted(s) for s in spec["scenes"]]
+        if group:
+            topic, lang = _TOPICS[spec["topic"]], spec.get("lang", "zh")
 
-    # ---------------- WechatExporter: 周小满 (best friend) ----------------
-    c = Chat("we_xiaoman", "wechatexporter", "周小满", False, [ME, "xiaoman"])
-    st = Style(zh_all, owner_starts=0.35)
-    fwd = Msg("xiaoman", at("2024-03-16", "20:41:07"), "forward", "李想和周小满的聊天记录", items=[
-        ("李想", at("2024-03-16", "19:02:11"), "周六那家店我订好位置了，六点半"),
-        ("周小满", at("2024-03-16", "19:03:40"), "好嘞，我叫上小夏"),
-        ("李想", at("2024-03-16", "19:05:02"), "她肯定又在赶稿\n你先问问她"),
-    ])
-    recall = seq(at("2024-04-02", "21:15:40"), (0, "xiaoman", "text", "明天记得带上次借我的那本画册"),
-                 (25, "xiaoman", "text", "哎我跟你说个八卦"), (40, "", "recall", '"周小满" 撤回了一条消息'),
-                 (15, "xiaoman", "text", "发错了，那条是给我同事的"), (50, ME, "text", "哈哈哈 我都看到了[旺柴]"),
-                 (30, "xiaoman", "text", "看到了也要假装没看到"))
-    q_src = "明天去植物园看郁金香吗，听说开得正好"
-    quote = seq(at("2024-04-20", "19:30:12"), (0, "xiaoman", "text", q_src),
-                (20, "xiaoman", "text", "我查了一下，门票十块钱"), (95, ME, "quote", "去去去，冲鸭~"),
-                (30, "xiaoman", "text", "那我九点来你家楼下接你"), (20, ME, "text", "好嘞🐱"))
-    quote[2].quote = ("周小满", q_src)
-    phone = seq(at("2024-05-06", "12:20:33"), (0, "xiaoman", "text", f"我换号了，新号码 {PHONE_1}，旧的那个下周停机"),
-                (70, ME, "text", "存啦~"), (30, "xiaoman", "text", "微信还是这个，不用换"))
-    picnic = seq(at("2024-05-25", "16:02:10"),
-                 (0, "xiaoman", "text",
-                  "野餐要带的东西我列了一下：\n1. 野餐垫\n2. 水果和三明治\n3. 防晒霜\n你看看还缺什么"),
-                 (80, ME, "text", "我带：\n蛋糕和饮料\n还有年糕的零食🐱"), (40, "xiaoman", "text", "年糕也去吗"),
-                 (25, ME, "text", "哈哈哈 它不去~"))
-    my_recall = seq(at("2024-06-11", "22:48:05"), (0, ME, "image", ""), (12, "", "recall", "你撤回了一条消息"),
-                    (10, ME, "text", "哈哈哈 发错图了~"), (60, "xiaoman", "text", "我已经看到了，是年糕的丑照吧"),
-                    (20, ME, "text", "不许说它丑[旺柴]"))
-    bleed = seq(at("2024-07-08", "09:40:00"), (0, ME, "text", "今天也要画满八小时，冲鸭~"),
-                (45, "xiaoman", "text", "冲鸭冲鸭，你的口头禅我都学会了"), (30, ME, "text", "哈哈哈 被我传染了~"))
-    c.messages = schedule(rng, lambda t: private_session(rng, t, "xiaoman", st, "wechatexporter"), 1.8,
-                          [[fwd, *seq(fwd.time, (30, "xiaoman", "text", "你看，李想说你肯定在赶稿"),
-                                      (60, ME, "text", "哈哈哈 我不赶稿~"),
-                                      (25, "xiaoman", "text", "那就说定了，周六六点半"))],
-                           recall, quote, phone, picnic, my_recall, bleed])
-    chats.append(c)
+            def make(t: datetime, spec=spec, topic=topic, lang=lang) -> list[Msg]:
+                return group_session(rng, t, spec["members"], spec["weights"], topic, lang, spec["format"],
+                                     spec["owner_join"])
+        else:
+            style = Style(topics_of(spec["style"]["topics"]),
+                          **{k: tuple(v) if k == "turns" else v for k, v in spec["style"].items() if k != "topics"})
 
-    # ---------------- WechatExporter: 陈编辑 (work) ----------------
-    c = Chat("we_editor", "wechatexporter", "陈编辑", False, [ME, "editor"])
-    st = Style([WORK], owner_starts=0.2, turns=(2, 7), media_friend=0.04,
-               voice_share=0.1, media_owner=0.04)
-    notes = seq(at("2024-03-20", "10:12:45"),
-                (0, "editor", "text",
-                 "修改意见我整理了一下：\n1. 小女孩的裙子换成黄色\n2. 右下角留出放书名的位置\n3. 天空再亮一点"),
-                (20, "editor", "text", "周四之前能改好吗"), (150, ME, "text", "收到，周三发您~"),
-                (30, "editor", "text", "好的，辛苦"))
-    mail = seq(at("2024-04-15", "15:31:02"), (0, "editor", "text", "合同电子版发你哪个邮箱？"),
-               (90, ME, "text", f"{EMAIL} 发这个就行~"), (40, "editor", "text", "发了，你查收一下"),
-               (200, ME, "text", "收到啦，签好寄回~"))
-    c.messages = schedule(rng, lambda t: private_session(rng, t, "editor", st, "wechatexporter"), 3.9, [notes, mail])
-    chats.append(c)
-
-    # ---------------- WechatExporter: 老妈 ----------------
-    c = Chat("we_mom", "wechatexporter", "老妈", False, [ME, "mom"])
-    st = Style([MOM, MOM, TOPICS_ZH["cats"], TOPICS_ZH["weather"]], owner_starts=0.25, turns=(2, 6),
-               media_friend=0.18, voice_share=0.6, media_owner=0.04)
-    bday = seq(at("2024-06-18", "08:05:10"), (0, "mom", "text", "生日快乐宝贝，妈给你转了点钱，买点好吃的"),
-               (8, "mom", "transfer", "生日快乐"), (600, ME, "text", "谢谢妈，爱你🐱"),
-               (40, "mom", "text", "晚上记得吃碗面"))
-    bday[1].extra = {"fee": "￥520.00", "status": "转账"}
-    granny = seq(at("2024-04-08", "09:20:31"),
-                 (0, "mom", "text", f"帮外婆在网上挂个号，周四上午的眼科，她的身份证号是{ID_NUMBER}"),
-                 (120, ME, "text", "好的 我现在挂~"), (40, "mom", "text", "挂好了跟我说一声"),
-                 (400, ME, "text", "挂好啦 周四九点半~"))
-    dad = seq(at("2024-05-19", "19:45:00"), (0, "mom", "text", f"你爸换手机号了，新号码{PHONE_2}，你存一下"),
-              (300, ME, "text", "存好啦~"))
-    parcel = seq(at("2024-07-02", "11:10:20"),
-                 (0, "mom", "text", "给你寄的东西：\n两罐龙井\n一袋笋干\n还有你爱吃的桂花糕"),
-                 (30, "mom", "voice", ""), (500, ME, "text", "哈哈哈 收到就吃~"))
-    parcel[1].extra = {"sec": 12}
-    c.messages = schedule(rng, lambda t: private_session(rng, t, "mom", st, "wechatexporter"), 3.3,
-                          [bday, granny, dad, parcel])
-    chats.append(c)
-
-    # ---------------- WechatExporter: group 周末吃喝小分队 ----------------
-    members = [ME, "xiaoman", "lixiang", "keke", "dabao", "sunyue", "ghost"]
-    c = Chat("we_group", "wechatexporter", "周末吃喝小分队", True, members)
-    weights = [0, 3.0, 2.0, 2.5, 1.5, 1.2, 0.15]
-    invite = seq(at("2024-03-02", "20:00:05"), (0, "", "system", '"周小满"邀请"孙悦"加入了群聊'),
-                 (40, "sunyue", "text", "大家好，我是小满的同事孙悦"), (30, "keke", "text", "欢迎欢迎"),
-                 (60, ME, "text", "欢迎~ 🐱"))
-    pat = seq(at("2024-05-11", "18:22:40"), (0, "keke", "text", "小夏人呢，说好的六点"),
-              (30, "", "pat", '"王可可" 拍了拍我'), (45, ME, "text", "来了来了，堵车~"))
-    grecall = seq(at("2024-06-22", "21:05:00"), (0, "lixiang", "text", "我刚刚在店门口看到一个超像赵大宝的人"),
-                  (20, "", "recall", '"李想" 撤回了一条消息'), (30, "dabao", "text", "撤回干嘛，我都看到了"),
-                  (40, "keke", "text", "绝了，这家店真的可以，下次还来"))
-    c.messages = schedule(rng, lambda t: group_session(rng, t, members, weights, GROUP_EAT, "zh", "wechatexporter",
-                                                       0.7),
-                          3.4, [invite, pat, grecall], first=invite[0].time)
-    chats.append(c)
-
-    # ---------------- 留痕: 许嘉禾 (college friend: movies, travel) ----------------
-    c = Chat("lh_jiahe", "liuhen", "许嘉禾", False, [ME, "jiahe"], talker_id=12)
-    st = Style([TOPICS_ZH["movie"], TOPICS_ZH["travel"], TOPICS_ZH["food"], TOPICS_ZH["daily"],
-                TOPICS_ZH["weather"]], owner_starts=0.3)
-    jq = seq(at("2024-03-23", "22:10:15"), (0, "jiahe", "text", '他说"这部电影是今年最好看的"，我不信，你看了吗'),
-             (100, ME, "text", "哈哈哈 看了，绝了~"), (40, "jiahe", "text", "好吧，那我周末去看"))
-    jrecall = seq(at("2024-04-27", "13:02:40"), (0, "jiahe", "text", "五一的票我抢到了"),
-                  (10, "", "recall", '"许嘉禾" 撤回了一条消息'),
-                  (20, "jiahe", "text", "抢到了，但是只有站票，你还去吗"), (90, ME, "text", "站着也去~"))
-    iq_src = "厦门那家民宿我订好了，就在沙坡尾"
-    iquote = seq(at("2024-05-03", "10:41:00"), (0, "jiahe", "text", iq_src), (60, ME, "quote", "沙坡尾，绝了~"),
-                 (45, "jiahe", "text", "离海边走路五分钟"))
-    iquote[1].quote = ("许嘉禾", iq_src)
-    plan = seq(at("2024-04-29", "20:15:00"),
-               (0, "jiahe", "text", "厦门行程：\nDay1 鼓浪屿\nDay2 沙坡尾、环岛路\nDay3 回杭州"),
-               (120, ME, "text", "冲鸭~"), (30, "jiahe", "text", "你有什么想加的吗"),
-               (40, ME, "text", "想吃沙茶面[旺柴]"))
-    c.messages = schedule(rng, lambda t: private_session(rng, t, "jiahe", st, "liuhen"), 2.6,
-                          [jq, jrecall, iquote, plan])
-    chats.append(c)
-
-    # ---------------- 留痕: 唐糖 (fellow illustrator) ----------------
-    c = Chat("lh_tangtang", "liuhen", "唐糖", False, [ME, "tangtang"], talker_id=27)
-    st = Style([ARTIST, ARTIST, TOPICS_ZH["cats"], TOPICS_ZH["daily"]], owner_starts=0.35, media_friend=0.1,
-               voice_share=0.1)
-    qq = seq(at("2024-03-28", "16:20:00"), (0, "tangtang", "text", f"原图太大了微信传不了，你加我QQ吧：{QQ}"),
-             (60, ME, "text", "加你啦~"), (30, "tangtang", "text", "通过了，我发你压缩包"))
-    folio = seq(at("2024-06-05", "21:40:12"), (0, "tangtang", "text", "你的作品集更新了吗，我想推荐给一个甲方"),
-                (80, ME, "text", f"在这 {URL} 🐱"), (60, "tangtang", "text", "收到，我转给她了"),
-                (30, "tangtang", "text", "她说喜欢你那组猫的系列\n想约一套十二张的台历"),
-                (40, ME, "text", "哈哈哈 绝了~"))
-    c.messages = schedule(rng, lambda t: private_session(rng, t, "tangtang", st, "liuhen"), 3.3, [qq, folio])
-    chats.append(c)
-
-    # ---------------- 留痕: group 大学室友群 ----------------
-    members = [ME, "hejing", "yutong", "zhengjia", "jiahe"]
-    c = Chat("lh_group", "liuhen", "大学室友群", True, members, talker_id=41)
-    weights = [0, 2.5, 2.0, 1.5, 1.0]
-    joined = seq(at("2024-03-03", "19:30:00"), (0, "", "system", '"何静"邀请"郑佳"加入了群聊'),
-                 (30, "zhengjia", "text", "我回来啦，换了个新号"), (20, "hejing", "text", "终于把你拉回来了"),
-                 (120, ME, "text", "哈哈哈 欢迎回来~"))
-    c.messages = schedule(rng, lambda t: group_session(rng, t, members, weights, GROUP_ROOM, "zh", "liuhen", 0.7),
-                          4.4, [joined], first=joined[0].time)
-    chats.append(c)
-
-    # ---------------- Telegram: Emily Carter (English) ----------------
-    c = Chat("tg_emily", "telegram", "Emily Carter", False, [ME, "emily"], tg_id=5550101, tg_type="personal_chat")
-    st = Style(list(TOPICS_EN.values()), lang="en", owner_starts=0.35, media_friend=0.06, media_owner=0.05)
-    photo = seq(at("2024-04-12", "21:05:30"), (0, ME, "photo", "new piece for the spring zine~ 🐱"),
-                (240, "emily", "text", "This is gorgeous!! The blossoms look so soft"),
-                (60, ME, "text", "haha thank you~"))
-    photo[0].extra = {"w": 1280, "h": 1600}
-    photo[1].reply_to = -1           # replies to the photo
-    links = seq(at("2024-05-09", "08:12:00"), (0, "emily", "text", "Send me your portfolio link? My agent asked"),
-                (90, ME, "text", f"my portfolio is here {URL} 🐱"),
-                (60, "emily", "text", f"Thanks! And send the file to {EMAIL_EN} when it's ready"),
-                (45, "emily", "text", "Art trade rules: one character, any style, due end of May"),
-                (80, ME, "text", "deal, 冲鸭~"))
-    links[1].extra = {"entities": [("plain", "my portfolio is here "), ("link", URL), ("plain", " 🐱")]}
-    links[2].extra = {"entities": [("plain", "Thanks! And send the file to "), ("email", EMAIL_EN),
-                                   ("plain", " when it's ready")]}
-    links[3].extra = {"entities": [("bold", "Art trade rules:"),
-                                   ("plain", " one character, any style, due end of May")]}
-    multi = seq(at("2024-06-20", "07:30:00"),
-                (0, "emily", "text", "Packing list for the trip:\n- sketchbook\n- rain jacket\n- gifts for Niangao"),
-                (300, ME, "text", "haha Niangao wants fish~"))
-    c.messages = schedule(rng, lambda t: private_session(rng, t, "emily", st, "telegram"), 2.9, [photo, links, multi])
-    chats.append(c)
-
-    # ---------------- Telegram: Yiming Zhao (Chinese, lives in Berlin) ----------------
-    c = Chat("tg_yiming", "telegram", "Yiming Zhao", False, [ME, "yiming"], tg_id=5550102, tg_type="personal_chat")
-    st = Style([FRIEND_ABROAD, FRIEND_ABROAD, TOPICS_ZH["food"], TOPICS_ZH["drawing"]], owner_starts=0.3,
-               media_friend=0.08, media_owner=0.04)
-    back = seq(at("2024-07-15", "18:00:00"), (0, "yiming", "text", "落地了！\n明天中午一起吃饭？我请客"),
-               (120, ME, "text", "冲鸭~ 吃片儿川"), (40, "yiming", "text", "就等你这句话"))
-    back[0].extra = {"entities": [("bold", "落地了！"), ("plain", "\n明天中午一起吃饭？我请客")]}
-    c.messages = schedule(rng, lambda t: private_session(rng, t, "yiming", st, "telegram"), 4.6, [back])
-    chats.append(c)
-
-    # ---------------- Telegram: group Sketch Club (English) ----------------
-    members = [ME, "emily", "marco", "hana", "priya"]
-    c = Chat("tg_group", "telegram", "Sketch Club 🎨", True, members, tg_id=1987654321, tg_type="private_supergroup")
-    weights = [0, 2.0, 2.5, 1.5, 1.5]
-    join = [Msg("emily", at("2024-03-01", "19:00:00"), "service", extra={"action": "invite_members", "members": [ME]}),
-            *seq(at("2024-03-01", "19:00:00"),
-                 (30, "marco", "text", "Welcome Xiaoxia! Emily told us about your cat drawings"),
-                 (60, ME, "text", "haha hi everyone 🐱"), (40, "hana", "text", "Welcome! We post one piece a week"))]
-    tagged = seq(at("2024-04-01", "10:00:00"), (0, "marco", "text", "This week's prompt: night train #sketchclub"),
-                 (400, "priya", "photo", "my night train, very rough"), (120, ME, "text", "so moody~"))
-    tagged[0].extra = {"entities": [("plain", "This week's prompt: night train "), ("hashtag", "#sketchclub")]}
-    tagged[1].extra = {"w": 1080, "h": 1350}
-    tagged[2].reply_to = -1
-    c.messages = schedule(rng, lambda t: group_session(rng, t, members, weights, GROUP_SKETCH, "en", "telegram", 0.7),
-                          4.8, [join, tagged], first=join[0].time)
-    chats.append(c)
+            def make(t: datetime, spec=spec, style=style) -> list[Msg]:
+                return private_session(rng, t, spec["members"][1], style, spec["format"])
+        c.messages = schedule(rng, make, spec["gap_scale"], scenes, first=scenes[0][0].time if group else START)
+        chats.append(c)
 
     for chat in chats:
         resolve_replies(chat, rng)
