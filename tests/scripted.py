@@ -3,7 +3,9 @@ the point."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -100,3 +102,23 @@ async def vllm_server(served: list[str], answer, seen: list | None = None) -> As
         yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
     finally:
         await runner.cleanup()
+
+
+def daemon_config(root: Path, telegram_url: str, model_url: str, **bot) -> Path:
+    """A config.toml in ``root`` for `python -m bot`: Telegram at ``telegram_url``, an OpenAI-compatible model at
+    ``model_url``, history under root/bot, and these [bot] settings."""
+    settings = "\n".join(f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in bot.items())
+    config = root / "config.toml"
+    config.write_text(f"""[bot]
+{settings}
+data_dir = {json.dumps(str(root / "bot"))}
+[bot.telegram]
+enabled = true
+base_url = {json.dumps(telegram_url)}
+poll_timeout_s = 1
+[bot.engine]
+backend = "openai"
+url = {json.dumps(model_url)}
+adapter = {json.dumps(str(root / "no-adapter"))}
+""", encoding="utf-8")
+    return config

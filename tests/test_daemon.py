@@ -15,7 +15,7 @@ from botapi_server import BotApiServer
 from core.config import ConfigError, load
 from core.conversation import Rules
 from puppet_server import PuppetServer
-from scripted import ScriptedEngine, openai_server
+from scripted import ScriptedEngine, daemon_config, openai_server
 
 RULES = Rules.from_config(load())  # the default config's conversation rules
 
@@ -104,22 +104,7 @@ async def test_python_m_bot_answers_then_stops_cleanly_on_sigterm(tmp_path):
 async def _run_daemon_process(tmp_path: Path, url: str) -> None:
     tg = BotApiServer(TOKEN)
     await tg.start()
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[bot]
-allow = ["telegram:111"]
-debounce_s = 0.05
-message_pause_s = 0
-data_dir = "{tmp_path / 'bot'}"
-[bot.telegram]
-enabled = true
-base_url = "{tg.base_url}"
-poll_timeout_s = 1
-[bot.engine]
-backend = "openai"
-url = "{url}"
-adapter = "{tmp_path / 'no-adapter'}"
-""", encoding="utf-8")
+    config = daemon_config(tmp_path, tg.base_url, url, allow=["telegram:111"], debounce_s=0.05, message_pause_s=0)
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "--config", str(config), "-v",
                                                 cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,

@@ -17,6 +17,7 @@ from bot.history import History
 from botapi_server import BotApiServer
 from core.config import load
 from core.conversation import Rules
+from scripted import daemon_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:TEST-token"
@@ -117,23 +118,8 @@ async def test_kills_never_make_the_history_disagree_with_what_friends_received(
     tg, model = BotApiServer(TOKEN), Model()
     await tg.start()
     await model.start()
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[bot]
-allow = ["telegram:*"]
-debounce_s = 0.2
-message_pause_s = 1.0
-rate_limit = 100
-data_dir = "{tmp_path / 'bot'}"
-[bot.telegram]
-enabled = true
-base_url = "{tg.base_url}"
-poll_timeout_s = 1
-[bot.engine]
-backend = "openai"
-url = "{model.url}"
-adapter = "{tmp_path / 'no-adapter'}"
-""", encoding="utf-8")
+    config = daemon_config(tmp_path, tg.base_url, model.url, allow=["telegram:*"], debounce_s=0.2,
+                           message_pause_s=1.0, rate_limit=100)
     bot = Bot(config)
     pushed: dict[int, list[str]] = {chat: [] for chat in FRIENDS}
 
