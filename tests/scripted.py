@@ -61,14 +61,8 @@ async def openai_server(answer: str, seen: list | None = None) -> AsyncIterator[
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
-    finally:
-        await runner.cleanup()
+    async with _serving(app) as url:
+        yield url
 
 
 @contextlib.asynccontextmanager
@@ -94,6 +88,13 @@ async def vllm_server(served: list[str], answer, seen: list | None = None) -> As
     app = web.Application()
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", completions)
+    async with _serving(app) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _serving(app: web.Application) -> AsyncIterator[str]:
+    """``app`` on a free port of 127.0.0.1 while in it; yields its /v1 base URL."""
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
