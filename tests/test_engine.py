@@ -69,10 +69,11 @@ async def test_a_cancelled_request_leaves_the_batch(model, tok):
     """A first chat's model call is held until four more are queued; they join the next call together, which is
     held until one of them is cancelled: the call after runs without it."""
     engine = LocalEngine(model, tok, Decoding(max_new_tokens=40), max_prompt_tokens=200, max_batch=5)
-    queued, joined, cancelled = threading.Event(), threading.Event(), threading.Event()
+    started, queued, joined, cancelled = (threading.Event() for _ in range(4))
 
     def hold(calls):
         if len(calls) == 1:
+            started.set()
             queued.wait(30)
         elif len(calls) == 2:
             joined.set()
@@ -81,6 +82,7 @@ async def test_a_cancelled_request_leaves_the_batch(model, tok):
     calls, hook = model_calls(model, during=hold)
     try:
         first = engine.submit(engine.prompt(CHATS[7]))
+        assert await asyncio.to_thread(started.wait, 30)
         futures = [engine.submit(engine.prompt(c)) for c in CHATS[:4]]
         queued.set()
         assert await asyncio.to_thread(joined.wait, 30)
