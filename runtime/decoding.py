@@ -106,6 +106,9 @@ class Decoder(Generic[Tag]):
         self.model, self.decoding, self.prefill_chunk = model, decoding, prefill_chunk
         self.device = next(model.parameters()).device
         self._stops = torch.tensor(sorted(stop_ids), device=self.device)
+        # the attention-mask argument: a 4-D tensor, which transformers hands to the attention function unchanged
+        # (runtime.ragged masks each row itself)
+        self._no_mask = torch.ones((1, 1, 1, 1), dtype=torch.bool, device=self.device)
         self._head = _large_cpu_output_layer(model)
         self.prefill_calls = self.step_calls = 0
         self.prompt_tokens = self.reused_tokens = 0
@@ -234,7 +237,7 @@ class Decoder(Generic[Tag]):
         with _weight_first(self._head), ragged.selected(self.model):
             return self.model(input_ids=torch.tensor([ids], device=self.device),
                               position_ids=torch.tensor([positions], device=self.device),
-                              attention_mask=_no_mask(self.device), use_cache=False,
+                              attention_mask=self._no_mask, use_cache=False,
                               logits_to_keep=torch.tensor(keep, dtype=torch.long, device=self.device),
                               ragged_batch=batch).logits[0]
 
@@ -296,14 +299,6 @@ class Decoder(Generic[Tag]):
         if self._seen is not None:
             self._seen[[a, b]] = self._seen[[b, a]]
         rows[a], rows[b] = rows[b], rows[a]
-
-
-def _no_mask(device):
-    """The attention mask argument: a 4-D tensor, which transformers passes through to the attention function
-    unchanged (the ragged attention masks each row itself)."""
-    import torch
-
-    return torch.ones((1, 1, 1, 1), dtype=torch.bool, device=device)
 
 
 class _Prefixes:

@@ -179,18 +179,12 @@ def attention(module, query, key, value, attention_mask, scaling=None, dropout=0
     return torch.cat(out, dim=1), None
 
 
-_REGISTERED = False
-
-
 @contextlib.contextmanager
 def selected(model):
-    """While in it, ``model``'s attention layers use :func:`attention` (registered with transformers once)."""
-    global _REGISTERED
-    if not _REGISTERED:
-        from transformers import AttentionInterface
+    """While in it, ``model``'s attention layers use :func:`attention` (registered with transformers under NAME)."""
+    from transformers import AttentionInterface
 
-        AttentionInterface.register(NAME, attention)
-        _REGISTERED = True
+    AttentionInterface.register(NAME, attention)
     config = model.config
     before = config._attn_implementation
     config._attn_implementation = NAME

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,13 @@ def lines(conversation) -> list[tuple[str, list[str]]]:
     return [(t.role, [ln.text for ln in t.lines]) for t in conversation.turns]
 
 
+@pytest.fixture
+def h(tmp_path):
+    history = History(tmp_path, RULES)
+    yield history
+    history.close()
+
+
 def test_messages_become_turns_and_read_back_the_same_after_a_restart(tmp_path):
     h = History(tmp_path, RULES)
     add(h, friend("在吗", 10))
@@ -46,32 +54,24 @@ def test_messages_become_turns_and_read_back_the_same_after_a_restart(tmp_path):
         again.close()
 
 
-def test_a_long_silence_and_a_stalled_side_open_new_conversations(tmp_path):
-    h = History(tmp_path, RULES)
-    try:
-        add(h, friend("a", 0))
-        add(h, owner_said("b", 10))
-        add(h, friend("c", 10 + 3601))  # silence: a new conversation
-        assert lines(h.conversation("tg:1")) == [("user", ["c"])] and h.ended() == 1
-        add(h, friend("d", 10 + 3601 + 301))  # the friend went on, unanswered, after the burst gap: stalled
-        assert lines(h.conversation("tg:1")) == [("user", ["d"])] and h.ended() == 2
-        add(h, friend("e", 10 + 3601 + 302))  # within the burst gap: the same turn
-        assert lines(h.conversation("tg:1")) == [("user", ["d", "e"])]
-        assert [r[0] for r in h.rows("tg:1")] == [1, 1, 2, 3, 3]  # everything kept, by conversation
-    finally:
-        h.close()
+def test_a_long_silence_and_a_stalled_side_open_new_conversations(h):
+    add(h, friend("a", 0))
+    add(h, owner_said("b", 10))
+    add(h, friend("c", 10 + 3601))  # silence: a new conversation
+    assert lines(h.conversation("tg:1")) == [("user", ["c"])] and h.ended() == 1
+    add(h, friend("d", 10 + 3601 + 301))  # the friend went on, unanswered, after the burst gap: stalled
+    assert lines(h.conversation("tg:1")) == [("user", ["d"])] and h.ended() == 2
+    add(h, friend("e", 10 + 3601 + 302))  # within the burst gap: the same turn
+    assert lines(h.conversation("tg:1")) == [("user", ["d", "e"])]
+    assert [r[0] for r in h.rows("tg:1")] == [1, 1, 2, 3, 3]  # everything kept, by conversation
 
 
-def test_a_flooding_friends_turn_keeps_its_newest_lines(tmp_path):
-    h = History(tmp_path, RULES)
-    try:
-        for i in range(50):
-            add(h, friend(f"m{i}", i, "阿杰"), group=True)
-        conversation = h.conversation("tg:1")
-        assert lines(conversation) == [("user", ["m47", "m48", "m49"])] and conversation.trimmed_lines == 47
-        assert len(h.rows("tg:1")) == 50
-    finally:
-        h.close()
+def test_a_flooding_friends_turn_keeps_its_newest_lines(h):
+    for i in range(50):
+        add(h, friend(f"m{i}", i, "阿杰"), group=True)
+    conversation = h.conversation("tg:1")
+    assert lines(conversation) == [("user", ["m47", "m48", "m49"])] and conversation.trimmed_lines == 47
+    assert len(h.rows("tg:1")) == 50
 
 
 def test_ending_and_forgetting(tmp_path):
@@ -93,21 +93,17 @@ def test_ending_and_forgetting(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM messages WHERE chat = 'tg:1'").fetchone() == (0,)
 
 
-def test_the_file_grows_with_what_was_said(tmp_path):
-    h = History(tmp_path, RULES)
-    try:
-        add(h, friend("开始", 0))
-        h._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        start = (tmp_path / "history.sqlite").stat().st_size
-        big = "长" * 30_000  # ~90 KB of UTF-8
-        for i in range(20):
-            add(h, friend(big, 1 + i))
-        h._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        grown = (tmp_path / "history.sqlite").stat().st_size - start
-        said = 20 * len(big.encode())
-        assert said <= grown < 1.5 * said  # appending, not rewriting the chat on every message
-    finally:
-        h.close()
+def test_the_file_grows_with_what_was_said(h, tmp_path):
+    add(h, friend("开始", 0))
+    h._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    start = (tmp_path / "history.sqlite").stat().st_size
+    big = "长" * 30_000  # ~90 KB of UTF-8
+    for i in range(20):
+        add(h, friend(big, 1 + i))
+    h._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    grown = (tmp_path / "history.sqlite").stat().st_size - start
+    said = 20 * len(big.encode())
+    assert said <= grown < 1.5 * said  # appending, not rewriting the chat on every message
 
 
 def test_a_history_written_as_documents_of_turns_is_upgraded(tmp_path):
