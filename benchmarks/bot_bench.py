@@ -31,11 +31,14 @@ and values kept for the chats' next messages (0: none kept, every prompt prefill
 logits of every position (what a plain forward does) vs the last position only (runtime.decoding.Decoder).
 ``--join-only``: 15 replies decoding while a 448-token prompt joins: the longest wait between two of their tokens
 and the newcomer's wait for its first token, prefilled at once vs a slice per step.
+``--pick-only``: the time to pick the next token of 16 rows from the model's logits for 16 of the dataset's prompts
+with the config's sampling settings (repetition penalty, temperature, top-p), the decoder's way vs transformers'
+logits processors and ``torch.multinomial`` (what ``generate`` does).
 
     python benchmarks/bot_bench.py [--config config.toml] [--adapter DIR] [--shape tiny|qwen2.5-0.5b] [--layers N]
                                    [--chats 16] [--turns 3] [--max-new-tokens 32] [--load 8] [--seed 0]
                                    [--repeat 1] [--no-baseline] [--prefill-chunk N] [--prefix-tokens N]
-                                   [--prefill-only | --join-only]
+                                   [--prefill-only | --join-only | --pick-only]
 """
 from __future__ import annotations
 
@@ -315,6 +318,55 @@ def join_only(model, running: int, length: int, chunks: list[int | None], repeat
     return {name: {k: round(statistics.median(v), 3) for k, v in e.items()} for name, e in out.items()}
 
 
+def pick_only(model, tokenizer, cfg, lines: list[str], repeats: int) -> dict:
+    """Seconds to pick one token for each of ``lines``' prompts (a batch of rows), both ways: the decoder's
+    ``_pick`` and transformers' processors. The logits are the model's own for those prompts."""
+    import torch
+    from transformers import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    from core.chat_format import prompt_ids
+    from runtime.decoding import _pick
+    from runtime.engine import decoding, prompt_budget
+
+    settings = decoding(cfg)
+    prompts = [prompt_ids(tokenizer, [{"role": "user", "content": line}], prompt_budget(cfg))[0] for line in lines]
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        logits = torch.cat([model(input_ids=torch.tensor([p], device=device), logits_to_keep=1).logits[:, -1].float()
+                            for p in prompts])
+        seen = torch.zeros_like(logits, dtype=torch.bool)
+        for row, p in enumerate(prompts):
+            seen[row, p] = True
+        width = max(map(len, prompts))
+        ids = torch.tensor([p + p[:1] * (width - len(p)) for p in prompts], device=device)
+        processors = LogitsProcessorList([RepetitionPenaltyLogitsProcessor(settings.repetition_penalty),
+                                          TemperatureLogitsWarper(settings.temperature),
+                                          TopPLogitsWarper(settings.top_p)])
+        generators = [torch.Generator(device=device).manual_seed(i) for i in range(len(prompts))]
+
+        def ours():
+            return _pick(logits, seen, settings, generators)
+
+        def transformers_way():
+            return torch.multinomial(processors(ids, logits.clone()).softmax(-1), 1)
+
+        times: dict[str, list[float]] = {"decoder": [], "transformers": []}
+        for _ in range(repeats):
+            for name, run in (("decoder", ours), ("transformers", transformers_way)):
+                t0 = time.perf_counter()
+                run()
+                if torch.cuda.is_available():
+                    torch.cuda.synchronize()
+                times[name].append(round(time.perf_counter() - t0, 4))
+    return {"rows": len(prompts), "vocab": logits.shape[-1], "settings": settings.__dict__, "seconds": times,
+            "ratio": round(statistics.median(times["transformers"]) / statistics.median(times["decoder"]), 1)}
+
+
 def spread(values: list[float]) -> dict:
     return {"median": round(statistics.median(values), 2), "min": round(min(values), 2), "max": round(max(values), 2)}
 
@@ -339,6 +391,7 @@ def main() -> int:
                     "the chats' next turns; 0: none")
     ap.add_argument("--prefill-only", action="store_true")
     ap.add_argument("--join-only", action="store_true")
+    ap.add_argument("--pick-only", action="store_true")
     ap.add_argument("--prefill-prompts", type=int, default=16)
     ap.add_argument("--prefill-tokens", type=int, default=448)
     args = ap.parse_args()
@@ -357,7 +410,7 @@ def main() -> int:
                                           if v is not None}})
     quiet_libraries()
     model, tokenizer, what = build(args, cfg)
-    if args.prefill_only or args.join_only:  # run here as the engine's worker thread runs
+    if args.prefill_only or args.join_only or args.pick_only:  # run here as the engine's worker thread runs
         from runtime.engine import _leave_a_core
 
         _leave_a_core(model)
@@ -378,6 +431,14 @@ def main() -> int:
               f"once vs {chunks[1]} tokens per step; {what}, {params:.0f}M params, {device}", file=sys.stderr)
         result = join_only(model, args.chats - 1, args.prefill_tokens, chunks, repeats=args.repeat)
         print(json.dumps({"join": result, "shape": what, "device": device}))
+        return 0
+
+    if args.pick_only:
+        lines = friend_lines(cfg.path(cfg.dataset.out_dir) / "dev.jsonl", args.chats)
+        result = pick_only(model, tokenizer, load(args.config), lines, repeats=max(3, args.repeat))
+        print(json.dumps({"pick": result, "shape": what, "device": device}))
+        print(f"picking {result['rows']} rows' next tokens of a {result['vocab']}-token vocabulary, {what}, {device}: "
+              f"transformers' processors / the decoder's {result['ratio']}x", file=sys.stderr)
         return 0
 
     from runtime.engine import batching

@@ -444,11 +444,41 @@ def _pick(logits, seen, decoding: Decoding, generators: list):
         logits = torch.where(seen, torch.where(logits > 0, logits / p, logits * p), logits)
     if decoding.temperature <= 0:
         return logits.argmax(-1)
-    logits = logits / decoding.temperature
-    if decoding.top_p < 1.0:
-        ordered, order = logits.sort(dim=-1, descending=True)
-        probs = ordered.softmax(-1)
-        outside = probs.cumsum(-1) - probs > decoding.top_p  # the most likely token always stays
-        logits = torch.full_like(logits, float("-inf")).scatter(-1, order, ordered.masked_fill(outside, float("-inf")))
-    probs = logits.softmax(-1)
-    return torch.cat([torch.multinomial(row, 1, generator=g) for row, g in zip(probs, generators, strict=True)])
+    probs = (logits / decoding.temperature).softmax(-1)
+    if decoding.top_p >= 1.0:
+        return _draw(probs, generators)
+    kept, ids = _nucleus(probs, decoding.top_p)
+    return ids.gather(-1, _draw(kept, generators)[:, None])[:, 0]
+
+
+def _nucleus(probs, top_p: float):
+    """Each row's nucleus: its most likely tokens, down to the first one whose more likely tokens already
+    reach ``top_p`` (the most likely token always stays). Returned as (probabilities [rows, k], 0 past the nucleus;
+    their token ids) for the k most likely tokens, k large enough to hold every row's nucleus.
+
+    Sorting the whole vocabulary (as transformers' top-p warper does) costs ~0.37 s a step for 16 rows of a 152k
+    vocabulary on one CPU core; the top k costs a few ms, so k starts small and grows until every row's top k
+    outweighs ``top_p`` (a near-flat distribution still ends up sorting all of it)."""
+
+    vocab = probs.shape[-1]
+    k = min(64, vocab)
+    while True:
+        top, ids = probs.topk(k, dim=-1)
+        total = top.cumsum(-1)
+        if k == vocab or bool((total[:, -1] > top_p).all()):  # then the (k+1)-th token is out for every row
+            return top.masked_fill(total - top > top_p, 0.0), ids
+        k = k * 16 if k * 16 < vocab // 4 else vocab  # a nucleus of most of the vocabulary: sort it all
+
+
+def _draw(weights, generators: list):
+    """One index per row of ``weights`` [rows, n] (non-negative, not necessarily summing to 1; a zero is never
+    drawn), each row with one number from its own generator, by inverting the cumulative sum: the same distribution
+    as ``torch.multinomial``, which is 10x slower per row on a large vocabulary."""
+    import torch
+
+    cumulative = weights.cumsum(-1)
+    total = cumulative[:, -1:]
+    u = torch.stack([torch.rand((), generator=g, device=weights.device) for g in generators])[:, None]
+    # below the total, so the first entry past it is one whose weight is above zero
+    point = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))
+    return torch.searchsorted(cumulative, point, right=True)[:, 0]

@@ -141,6 +141,50 @@ def test_a_sampled_reply_depends_on_its_seed_not_on_its_companions(model, tok, t
     assert got["me"] != alone(model, tok, batch[0], decoding, seed=8)
 
 
+def _hf_nucleus(logits, temperature: float, top_p: float):
+    """transformers' own temperature and top-p warpers, softmaxed: the distribution sampling must draw from."""
+    from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+    warped = TopPLogitsWarper(top_p)(None, TemperatureLogitsWarper(temperature)(None, logits))
+    return warped.softmax(-1)
+
+
+@pytest.mark.parametrize("spread", [1.0, 4.0, 12.0])  # flat (a nucleus of thousands of tokens) to peaked
+def test_nucleus_sampling_draws_from_transformers_top_p_distribution(spread):
+    import torch
+
+    from runtime.decoding import _nucleus, _pick
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 6000, generator=gen) * spread
+    reference = _hf_nucleus(logits, 0.7, 0.9)
+    kept, ids = _nucleus((logits / 0.7).softmax(-1), 0.9)
+    for row, k, i in zip(reference, kept, ids, strict=True):
+        assert set(i[k > 0].tolist()) == set(row.nonzero()[:, 0].tolist())
+    decoding = Decoding(temperature=0.7, top_p=0.9)
+    draws = 6000
+    rows = logits.repeat_interleave(draws, 0)
+    picked = _pick(rows, None, decoding, [gen] * len(rows)).view(3, draws)
+    for row, got in zip(reference, picked, strict=True):
+        assert set(got.tolist()) <= set(row.nonzero()[:, 0].tolist())  # nothing outside the nucleus
+        common = row.argsort(descending=True)[:8]  # the likeliest tokens, each drawn about as often as it should be
+        expected = row[common] * draws
+        seen = torch.bincount(got, minlength=len(row))[common].float()
+        assert ((seen - expected).abs() <= 5 * expected.sqrt() + 5).all(), (seen, expected)
+
+
+def test_a_weighted_draw_never_lands_on_a_zero_weight():
+    import torch
+
+    from runtime.decoding import _draw
+
+    gen = torch.Generator().manual_seed(0)
+    weights = torch.tensor([[0.0, 3.0, 0.0, 1.0, 0.0, 0.0]]).repeat(4000, 1)
+    drawn = _draw(weights, [gen] * len(weights))
+    counts = torch.bincount(drawn, minlength=6).tolist()
+    assert counts[0] == counts[2] == counts[4] == counts[5] == 0
+    assert 2800 < counts[1] < 3200  # three to one
+
 def test_any_stop_id_ends_a_reply(model, tok):
     decoding = Decoding(max_new_tokens=30)
     batch = prompts(tok)
