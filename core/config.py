@@ -96,8 +96,8 @@ PRESET = " Unset: from the base's preset (core/presets.toml)."
 
 
 class Train(Section):
-    method: Literal["lora", "qlora", "full"] = Field("lora", description="lora (default), qlora (4-bit, GPU "
-                                                      "only), full (tiny models).")
+    method: Literal["lora", "qlora", "full"] = Field("lora", description="lora (default), qlora (base in "
+                                                      "4 bits: bitsandbytes), full (tiny models).")
     output_dir: Path = Field(Path("runs/clone"), description="Checkpoints, adapter, loss.png and metrics.json.")
     epochs: float = Field(3.0, gt=0, le=10_000, description="Passes over train.jsonl." + PRESET)
     max_steps: int = Field(0, ge=0, le=100_000_000, description="Stop after this many optimizer steps (0: use "

@@ -47,18 +47,42 @@ def load_tokenizer(path: str):
     return tok
 
 
+def four_bit_unavailable() -> str | None:
+    """Why the base cannot be loaded in 4 bits here (None: it can). bitsandbytes quantizes on an NVIDIA GPU, and
+    on the CPU since its CPU backend (a recent release): probed with a small tensor rather than read from a
+    version number."""
+    try:
+        import bitsandbytes.functional as bnb
+    except ImportError:
+        return "bitsandbytes is not installed (pip install -e '.[gpu]')"
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    try:
+        bnb.quantize_4bit(torch.ones(64, dtype=torch.bfloat16), quant_type="nf4")
+    except Exception as e:  # what a build without a CPU backend raises varies by release
+        import bitsandbytes
+
+        return (f"bitsandbytes {bitsandbytes.__version__} cannot quantize on the CPU ({type(e).__name__}): install a "
+                "recent release (0.50 can) or train on an NVIDIA GPU")
+    return None
+
+
 def load_model(path: str, dtype: str = "auto", quantize_4bit: bool = False):
+    """The model at ``path``; ``quantize_4bit``: its linear layers in NF4 (bitsandbytes, QLoRA), on the GPU of this
+    process (``LOCAL_RANK``) or on the CPU when there is none."""
+    import torch
     from transformers import AutoModelForCausalLM
 
     kwargs: dict = {"dtype": torch_dtype(dtype)}
     if quantize_4bit:
-        import torch
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=kwargs["dtype"] if kwargs["dtype"] != torch.float32 else torch.bfloat16)
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0)) if torch.cuda.is_available() else "cpu"}
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)
 
 

@@ -20,7 +20,7 @@ from core.chat_format import FORMAT_VERSION
 from core.config import Config, ConfigError
 from core.conversation import trained_prompt_budget
 from runtime.manifest import Manifest, fingerprint, write_manifest
-from runtime.models import load_model, load_tokenizer
+from runtime.models import four_bit_unavailable, load_model, load_tokenizer
 
 from .data import encode_file
 from .preflight import preflight, report
@@ -132,9 +132,9 @@ def train(cfg: Config, fresh: bool = False, progress: bool = True) -> dict:
     from .loss import LabelledLossTrainer, labelled_loss_unsupported
 
     t = cfg.train
-    if t.method == "qlora" and not torch.cuda.is_available():
-        raise ConfigError(f"{cfg.source}: train.method: qlora needs an NVIDIA GPU (bitsandbytes 4-bit); "
-                          "use method = \"lora\" on CPU")
+    if t.method == "qlora" and (why := four_bit_unavailable()):
+        raise ConfigError(f"{cfg.source}: train.method: qlora loads the base in 4 bits, which this machine cannot: "
+                          f"{why}; or use method = \"lora\"")
     data_dir = cfg.path(cfg.dataset.out_dir)
     for name in ("train.jsonl", "dev.jsonl"):
         if not (data_dir / name).exists():
