@@ -19,6 +19,10 @@ What is trained:
   vocabulary (151,936; no download); ``--layers N`` keeps only N decoder layers (the output layer and loss, whose
   cost is what grows with the vocabulary, stay whole). On a CUDA GPU they run in bf16.
 
+``--method qlora``: both setups load the base in 4 bits (NF4, bitsandbytes, as training.train loads it; a random-init
+shape is saved to a temporary folder first) and prepare it for k-bit training as peft's QLoRA recipe does; the
+stock setup is that recipe with padding, ours the project's step on top of it.
+
 Samples (``--samples chat``, default): the chat dataset (data/dataset/train.jsonl; the bundled persona's when it is
 missing, built into a temporary folder), encoded as training encodes it with the trained model's tokenizer and
 chat template, so the labelled share and the lengths are those of real training (the shapes use the real Qwen2.5
@@ -34,7 +38,7 @@ with OMP_WAIT_POLICY=PASSIVE (or ``--threads 1``): OpenMP threads that spin whil
 partner cost the many small operations of a packed step several times their work.
 
     python benchmarks/train_bench.py [--shape tiny|qwen2.5-0.5b|... | --model PATH] [--layers N] [--steps 20]
-                                     [--batch 16] [--repeat 3] [--json F]
+                                     [--batch 16] [--repeat 3] [--method lora|qlora] [--json F]
 """
 from __future__ import annotations
 
@@ -67,12 +71,13 @@ SHAPES = {
 }
 QWEN_VOCAB = 151936
 SETUPS = ("stock", "ours")
-# (device, shape) -> (min ours/stock real tok/s, max ours/stock memory, min ours real tok/s, max ours GiB)
+# (device, shape, method) -> (min ours/stock real tok/s, max ours/stock memory, min ours real tok/s, max ours GiB)
 TARGETS = {
-    ("cpu", "tiny"): (2.0, None, None, None),
-    ("cpu", "qwen2.5-0.5b"): (4.0, 0.3, None, None),
-    ("cuda", "qwen2.5-1.5b"): (10.0, None, 25_000, 8.0),
-    ("cuda", "qwen2.5-7b"): (None, None, 10_000, 24.0),
+    ("cpu", "tiny", "lora"): (2.0, None, None, None),
+    ("cpu", "qwen2.5-0.5b", "lora"): (4.0, 0.3, None, None),
+    ("cuda", "qwen2.5-1.5b", "lora"): (10.0, None, 25_000, 8.0),
+    ("cuda", "qwen2.5-7b", "lora"): (None, None, 10_000, 24.0),
+    ("cuda", "qwen2.5-7b", "qlora"): (None, None, None, 12.0),
 }
 
 
@@ -125,7 +130,8 @@ def plan(args, scratch: Path) -> dict:
 
     hf_logging.disable_progress_bar()
     cuda = torch.cuda.is_available()
-    cfg = Config.model_validate({"train": {"lora_dropout": 0.0}})  # dropout 0: both setups compute the same losses
+    # dropout 0: both setups compute the same losses
+    cfg = Config.model_validate({"train": {"lora_dropout": 0.0, "method": args.method}})
     if args.model:
         path = str(Path(args.model).resolve())
         cfg.model.base = path
@@ -149,6 +155,14 @@ def plan(args, scratch: Path) -> dict:
         cfg.train.gradient_checkpointing = True  # as the GPU anchors ran the 1.5B / 7B shapes
 
     n = (args.warmup + args.steps) * args.batch
+    weights = path
+    if args.method == "qlora":
+        from runtime.models import four_bit_unavailable
+
+        if why := four_bit_unavailable():
+            raise SystemExit(f"train_bench --method qlora: {why}")
+        if path is None or config.get("num_hidden_layers") != _saved_layers(path):
+            weights = str(save_random(config, path, cfg.model.dtype, scratch / "weights"))
     if path is None:  # the real Qwen2.5 tokenizer and chat template, from the shrunk base
         from scripts.make_shrunk_base import build as build_shrunk
 
@@ -161,7 +175,8 @@ def plan(args, scratch: Path) -> dict:
     else:
         samples = synthetic_samples(n, config["vocab_size"], args.seed)
         source = "synthetic lognormal lengths (median 80, 12..1024), every token labelled"
-    return {"name": name, "path": path, "config": config, "dtype": cfg.model.dtype, "tokenizer": tokenizer_path,
+    return {"name": name, "path": path, "weights": weights, "config": config, "dtype": cfg.model.dtype,
+            "tokenizer": tokenizer_path, "method": args.method,
             "train": cfg.train.model_dump(mode="json"), "samples": samples, "source": source,
             "steps": args.steps, "warmup": args.warmup, "batch": args.batch, "seed": args.seed,
             "attn": args.attn, "cuda": cuda, "threads": args.threads}
@@ -171,23 +186,47 @@ def plan(args, scratch: Path) -> dict:
 
 def build_model(spec: dict, attn: str, device: str):
     import torch
-    from transformers import AutoModelForCausalLM, Qwen2Config
 
-    from runtime.models import load_model, torch_dtype
+    from runtime.models import load_model
 
+    if spec["method"] == "qlora":  # loaded as training loads it: quantized on its way in, on its device
+        model = load_model(spec["weights"], spec["dtype"], quantize_4bit=True)
+        model.set_attn_implementation(attn)
+        return model
     if spec["path"] is not None and spec["config"].get("num_hidden_layers") == _saved_layers(spec["path"]):
         model = load_model(spec["path"], spec["dtype"])
         model.set_attn_implementation(attn)
         return model.to(device)
-    if spec["path"] is not None:  # a folder with fewer layers asked for: its config, random weights
+    with torch.device(device):  # initialise on the GPU: a 7B fp32 init on the CPU would take minutes
+        return random_model(spec["config"], spec["path"], spec["dtype"], attn)
+
+
+def random_model(config: dict, path: str | None, dtype: str, attn: str = "sdpa"):
+    """Random weights in the shape of ``config``: a folder's own config with fewer layers, or a Qwen2.5 shape."""
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    from runtime.models import torch_dtype
+
+    if path is not None:
         from transformers import AutoConfig
 
-        config = AutoConfig.from_pretrained(spec["path"], num_hidden_layers=spec["config"]["num_hidden_layers"])
+        model_config = AutoConfig.from_pretrained(path, num_hidden_layers=config["num_hidden_layers"])
     else:
-        config = Qwen2Config(max_position_embeddings=32768, rope_parameters={"rope_type": "default", "rope_theta": 1e6},
-                             **{k: v for k, v in spec["config"].items() if k != "model_type"})
-    with torch.device(device):  # initialise on the GPU: a 7B fp32 init on the CPU would take minutes
-        return AutoModelForCausalLM.from_config(config, dtype=torch_dtype(spec["dtype"]), attn_implementation=attn)
+        model_config = Qwen2Config(max_position_embeddings=32768,
+                                   rope_parameters={"rope_type": "default", "rope_theta": 1e6},
+                                   **{k: v for k, v in config.items() if k != "model_type"})
+    return AutoModelForCausalLM.from_config(model_config, dtype=torch_dtype(dtype), attn_implementation=attn)
+
+
+def save_random(config: dict, path: str | None, dtype: str, folder: Path) -> Path:
+    """A random-init model saved to ``folder``, for loading in 4 bits (bitsandbytes quantizes while loading)."""
+    import torch
+
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        model = random_model(config, path, dtype)
+    model.save_pretrained(folder)
+    del model
+    return folder
 
 
 def _saved_layers(path: str) -> int:
@@ -217,9 +256,11 @@ def wrap(setup: str, spec: dict, model):
         loss_of = lambda m, batch: labelled_loss(m, batch)[0]  # noqa: E731
     else:
         # Spelt out instead of borrowed from training/, so a change to our step never moves the baseline.
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
         from transformers import DataCollatorForSeq2Seq
 
+        if t.method == "qlora":
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing)
         model = get_peft_model(model, LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout,
                                                  target_modules=t.target_modules, task_type="CAUSAL_LM"))
         from runtime.models import load_tokenizer
@@ -345,7 +386,8 @@ def report(args, spec: dict, runs: list[dict[str, dict]]) -> dict:
     loss_diff = max(abs(a - b) for r in runs for a, b in zip(r["stock"]["losses"], r["ours"]["losses"], strict=True))
     layers = spec["config"].get("num_hidden_layers")
     vocab = spec["config"]["vocab_size"]
-    print(f"\n{spec['name']} ({first['params']:,} params, {layers} layers, vocabulary {vocab:,}; "
+    print(f"\n{spec['name']}{' in 4 bits (qlora)' * (spec['method'] == 'qlora')} ({first['params']:,} params, "
+          f"{layers} layers, vocabulary {vocab:,}; "
           f"{first['trainable']:,} LoRA) on {first['device']}; samples: {spec['source']}; {args.batch} samples/step, "
           f"{args.steps} timed steps after {args.warmup} warm-up; labelled share "
           f"{first['labelled_share']:.0%}\n")
@@ -364,13 +406,13 @@ def report(args, spec: dict, runs: list[dict[str, dict]]) -> dict:
     if not spec["cuda"]:
         print(f"real tokens per CPU-second of the process: {spread(cpu_speedups)} (less moved by other work on the "
               "machine than wall time, with one thread)")
-    summary = {"model": spec["name"], "layers": layers, "batch": args.batch, "steps": args.steps,
+    summary = {"model": spec["name"], "method": spec["method"], "layers": layers, "batch": args.batch, "steps": args.steps,
                "warmup": args.warmup, "seed": args.seed, "samples": spec["source"], "runs": runs,
                "speedup": round(statistics.median(speedups), 3), "speedups": [round(x, 3) for x in speedups],
                "cpu_time_speedups": [round(x, 3) for x in cpu_speedups],
                "memory_ratio": round(statistics.median(mems), 3) if mems else None,
                "memory_ratios": [round(x, 3) for x in mems], "max_abs_loss_diff": loss_diff}
-    target = TARGETS.get(("cuda" if spec["cuda"] else "cpu", spec["name"]))
+    target = TARGETS.get(("cuda" if spec["cuda"] else "cpu", spec["name"], spec["method"]))
     if target and args.samples == "chat" and not args.model:
         min_speed, max_mem, min_tok_s, max_gib = target
         ours_tok_s = statistics.median(r["ours"]["real_tok_s"] for r in runs)
@@ -412,6 +454,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads in each setup (default: torch's "
                     "choice, one per core); 1 keeps timings steadier on a machine other work shares, where threads "
                     "that wait for each other lose whole time slices")
+    ap.add_argument("--method", choices=["lora", "qlora"], default="lora", help="qlora: the base in 4 bits "
+                    "(bitsandbytes) in both setups")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # internal: run one setup of a plan
     ap.add_argument("--setup", choices=SETUPS, help=argparse.SUPPRESS)
