@@ -406,8 +406,8 @@ def report(args, spec: dict, runs: list[dict[str, dict]]) -> dict:
     if not spec["cuda"]:
         print(f"real tokens per CPU-second of the process: {spread(cpu_speedups)} (less moved by other work on the "
               "machine than wall time, with one thread)")
-    summary = {"model": spec["name"], "method": spec["method"], "layers": layers, "batch": args.batch, "steps": args.steps,
-               "warmup": args.warmup, "seed": args.seed, "samples": spec["source"], "runs": runs,
+    summary = {"model": spec["name"], "method": spec["method"], "layers": layers, "batch": args.batch,
+               "steps": args.steps, "warmup": args.warmup, "seed": args.seed, "samples": spec["source"], "runs": runs,
                "speedup": round(statistics.median(speedups), 3), "speedups": [round(x, 3) for x in speedups],
                "cpu_time_speedups": [round(x, 3) for x in cpu_speedups],
                "memory_ratio": round(statistics.median(mems), 3) if mems else None,
