@@ -307,6 +307,22 @@ def test_packed_attention_same_loss_and_gradients(base_dir, tok, tiny_rows, targ
     assert abs(leaked - stock[0]) > 1e-3 * stock[0]
 
 
+def test_flex_attention_keeps_packed_samples_apart(base_dir, tok, tiny_rows):
+    """The kernel packed training takes on a GPU, run here forward only (torch's flex_attention has no CPU
+    backward): transformers builds its block mask from the restarting position ids, so the packed row's loss is the
+    padded rows' loss. Negative control: without the position ids the samples see each other."""
+    from transformers import AutoModelForCausalLM
+
+    model = lora(AutoModelForCausalLM.from_pretrained(base_dir), LINEAR)
+    with torch.no_grad():
+        stock = model(**collate(tiny_rows, False, tok.pad_token_id)).loss.item()
+        model.set_attn_implementation("flex_attention")
+        packed = collate(tiny_rows, True)
+        assert labelled_loss(model, packed, chunk_rows=16)[0].item() == pytest.approx(stock, rel=1e-5)
+        leaked = labelled_loss(model, {k: v for k, v in packed.items() if k != "position_ids"})[0].item()
+    assert abs(leaked - stock) > 1e-3 * stock
+
+
 def test_packed_attention_leaves_windowed_attention_alone():
     """Sliding-window layers need the mask transformers builds for them: such models keep their kernel."""
     from transformers import AutoModelForCausalLM, Qwen2Config
