@@ -186,6 +186,30 @@ def test_backends_equal_plain_cross_entropy(impl):
         assert linear_cross_entropy(hidden, head, targets, 16, impl).item() == pytest.approx(2 * ref[0], rel=1e-6)
 
 
+@pytest.mark.parametrize("impl", ["fused", "checkpointed"])
+def test_backends_in_bf16_equal_the_models_own_upcast_loss(impl):
+    """In bf16, as training runs on a GPU: the loss and gradients of a bf16 output layer are those of the model's own
+    loss, which projects in bf16 and takes the cross-entropy of the logits upcast to fp32."""
+    gen = torch.Generator().manual_seed(3)
+    head = torch.nn.Linear(64, 3000, bias=False).to(torch.bfloat16)
+    hidden = torch.randn(90, 64, generator=gen).to(torch.bfloat16).requires_grad_()
+    targets = torch.randint(0, 3000, (90,), generator=gen)
+    targets[::4] = IGNORE_INDEX
+
+    def run(compute):
+        loss = compute()
+        loss.backward()
+        grads = [t.grad.clone() for t in (hidden, head.weight)]
+        hidden.grad = head.weight.grad = None
+        return loss, grads
+
+    ref = run(lambda: torch.nn.functional.cross_entropy(head(hidden).float(), targets, reduction="sum"))
+    ours = run(lambda: linear_cross_entropy(hidden, head, targets, chunk_rows=16, impl=impl))
+    assert ours[0].dtype == torch.float32 and ours[0].item() == pytest.approx(ref[0].item(), rel=1e-4)
+    for a, b in zip(ours[1], ref[1], strict=True):
+        assert a.dtype == torch.bfloat16 and torch.allclose(a.float(), b.float(), rtol=2e-2, atol=1e-2)
+
+
 def test_backend_selection():
     """Plain output layers take Liger's kernel on a GPU when it is installed, our fused function otherwise; any other
     layer (LoRA, quantized) is differentiated as it is, chunk by chunk."""
