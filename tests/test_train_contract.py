@@ -214,7 +214,10 @@ def test_export_of_a_full_fine_tune_copies_the_model(tmp_path, base_dir, model, 
 
 KILL_AFTER_FIRST_CHECKPOINT = """
 import os, signal, sys
+import torch
 from transformers import Trainer, TrainerCallback
+
+torch.set_num_threads(int(sys.argv[2]))  # the test process's: float sums split over threads round differently
 
 class Kill(TrainerCallback):
     def on_save(self, args, state, control, **kw):  # the checkpoint folder is complete when on_save runs
@@ -254,8 +257,11 @@ def uninterrupted(tmp_path_factory, base_dir):
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory, base_dir):
     """The config and checkpoints of a `python -m training train` killed after its first checkpoint."""
+    import torch
+
     config = write_run(tmp_path_factory.mktemp("killed"), base_dir)
-    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_CHECKPOINT, str(config)], cwd=ROOT,
+    threads = str(torch.get_num_threads())  # an engine test earlier in this process may have left fewer
+    proc = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_CHECKPOINT, str(config), threads], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     cfg = load(config)
