@@ -411,9 +411,9 @@ def main() -> int:
     quiet_libraries()
     model, tokenizer, what = build(args, cfg)
     if args.prefill_only or args.join_only or args.pick_only:  # run here as the engine's worker thread runs
-        from runtime.engine import _leave_a_core
+        from runtime.engine import _cpu_threads
 
-        _leave_a_core(model)
+        _cpu_threads(model)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu, {torch.get_num_threads()} threads"
     params = sum(p.numel() for p in model.parameters()) / 1e6
     if args.prefill_only:

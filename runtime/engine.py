@@ -91,16 +91,24 @@ def _settle(future: asyncio.Future, text: str | None, error: BaseException | Non
         future.set_result(text)
 
 
-def _leave_a_core(model) -> None:
-    """On the CPU, this (worker) thread's torch ops use one core fewer than the process may run on: the event loop
-    needs one, and torch's OpenMP threads spin at every barrier, so a loop sharing their cores slows every
-    decoding step several times over (measured on 2 cores: a tiny-model step 1.9 ms with one thread, 12 ms with two
-    when the other core is busy). The setting is per thread; the rest of the process keeps its own."""
+# Below this many parameters a model's decoding steps last a few milliseconds (the demo's tiny base: ~2 ms).
+SMALL_MODEL = 100_000_000
+
+
+def _cpu_threads(model) -> None:
+    """On the CPU, the cores this (worker) thread's torch ops use. A small model leaves one to the event loop: its
+    steps are many small ops, torch's OpenMP threads spin at every barrier, and a loop sharing their cores slows every
+    step several times over (measured on 2 cores: a tiny-model step 1.9 ms with one thread, 12 ms with two when the
+    other core is busy). A model of real size takes every core: its steps are large matrix products that split
+    across cores, and the loop needs a core only now and then (measured on 2 cores, the 0.5B shape under a light
+    load of chats, four arrival seeds: p95 latency 1.4-1.8x an idle reply with two threads, 2.0-2.4x with one). The
+    setting is per thread; the rest of the process keeps its own."""
     import torch
 
     if next(model.parameters()).device.type == "cpu":
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
+        spare = 1 if sum(p.numel() for p in model.parameters()) < SMALL_MODEL else 0
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - spare)))
 
 
 class LocalEngine:
@@ -182,7 +190,7 @@ class LocalEngine:
             self.worker_cpu_s = time.thread_time() - started
 
     def _decode_requests(self) -> None:
-        _leave_a_core(self.model)
+        _cpu_threads(self.model)
 
         def fresh() -> Decoder[_Request]:
             return Decoder(self.model, self.decoding, stop_ids=self._stops,

@@ -150,3 +150,28 @@ async def test_openai_engine_speaks_chat_completions():
     assert body == {"model": "clone", "messages": CHATS[0], "max_tokens": 20, "temperature": 0.7, "top_p": 0.9,
                     "repetition_penalty": 1.1, "chat_template_kwargs": {"enable_thinking": False}}
     assert engine.count_tokens(CHATS[0]) >= sum(len(m["content"]) for m in CHATS[0])
+
+
+def test_the_worker_leaves_a_core_to_the_event_loop_only_for_a_small_model():
+    """A tiny model's steps are too short to share cores with the loop; a real one's split across all of them."""
+    import os
+
+    import torch
+
+    from runtime.engine import SMALL_MODEL, _cpu_threads
+
+    cores = len(os.sched_getaffinity(0))
+    large = torch.nn.Module()
+    large.weight = torch.nn.Parameter(torch.empty(SMALL_MODEL), requires_grad=False)  # never touched: no memory
+    seen = {}
+
+    def worker(name: str, model) -> None:
+        torch.set_num_threads(cores)
+        _cpu_threads(model)
+        seen[name] = torch.get_num_threads()
+
+    for name, model in (("small", torch.nn.Linear(4, 4)), ("large", large)):
+        thread = threading.Thread(target=worker, args=(name, model))
+        thread.start()
+        thread.join()
+    assert seen == {"small": max(1, cores - 1), "large": cores}
