@@ -149,23 +149,32 @@ def _hf_nucleus(logits, temperature: float, top_p: float):
     return warped.softmax(-1)
 
 
+def _logits(spread: float):
+    import torch
+
+    return torch.randn(3, 6000, generator=torch.Generator().manual_seed(0)) * spread
+
+
 @pytest.mark.parametrize("spread", [1.0, 4.0, 12.0])  # flat (a nucleus of thousands of tokens) to peaked
+def test_the_nucleus_is_transformers_top_p_set(spread):
+    from runtime.decoding import _nucleus
+
+    logits = _logits(spread)
+    kept, ids = _nucleus((logits / 0.7).softmax(-1), 0.9)
+    for row, k, i in zip(_hf_nucleus(logits, 0.7, 0.9), kept, ids, strict=True):
+        assert set(i[k > 0].tolist()) == set(row.nonzero()[:, 0].tolist())
+
+
+@pytest.mark.parametrize("spread", [4.0, 12.0])  # where the likeliest tokens are drawn often enough to count
 def test_nucleus_sampling_draws_from_transformers_top_p_distribution(spread):
     import torch
 
-    from runtime.decoding import _nucleus, _pick
+    from runtime.decoding import _pick
 
-    gen = torch.Generator().manual_seed(0)
-    logits = torch.randn(3, 6000, generator=gen) * spread
-    reference = _hf_nucleus(logits, 0.7, 0.9)
-    kept, ids = _nucleus((logits / 0.7).softmax(-1), 0.9)
-    for row, k, i in zip(reference, kept, ids, strict=True):
-        assert set(i[k > 0].tolist()) == set(row.nonzero()[:, 0].tolist())
-    decoding = Decoding(temperature=0.7, top_p=0.9)
-    draws = 6000
+    logits, gen, draws = _logits(spread), torch.Generator().manual_seed(1), 6000
     rows = logits.repeat_interleave(draws, 0)
-    picked = _pick(rows, None, decoding, [gen] * len(rows)).view(3, draws)
-    for row, got in zip(reference, picked, strict=True):
+    picked = _pick(rows, None, Decoding(temperature=0.7, top_p=0.9), [gen] * len(rows)).view(3, draws)
+    for row, got in zip(_hf_nucleus(logits, 0.7, 0.9), picked, strict=True):
         assert set(got.tolist()) <= set(row.nonzero()[:, 0].tolist())  # nothing outside the nucleus
         common = row.argsort(descending=True)[:8]  # the likeliest tokens, each drawn about as often as it should be
         expected = row[common] * draws
