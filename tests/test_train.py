@@ -76,6 +76,32 @@ def test_qlora_trains_on_a_4bit_base_and_the_clone_loads_unquantized(trained, tm
     assert decode(model, [[tok.eos_token_id + 1, 20, 30]], Decoding(max_new_tokens=4), stop_ids={-1}) != [[]]
 
 
+def test_qlora_on_a_real_family_base_trains_and_serves(trained, shrunk, tmp_path):
+    """The shrunk Qwen3 base (its real tokenizer, chat template and 152k vocabulary) in 4 bits: trained, then
+    served merged into the full-precision base, the reply cut at the template's end of turn."""
+    pytest.importorskip("bitsandbytes")
+    from runtime.decoding import Decoding, generate_replies
+    from runtime.manifest import read_manifest
+    from runtime.models import adapter_dir, four_bit_unavailable, load_for_generation
+    from training.train import train
+
+    if why := four_bit_unavailable():
+        pytest.skip(why)
+    lora_cfg, _ = trained
+    cfg = lora_cfg.model_copy(update={
+        "model": lora_cfg.model.model_copy(update={"base": str(shrunk("qwen3"))}),
+        "train": lora_cfg.train.model_copy(update={"method": "qlora", "output_dir": tmp_path / "run", "max_steps": 3})})
+    metrics = train(cfg, progress=False)
+    assert metrics["steps"] == 3 and metrics["dev_loss"] > 0
+    adapter = adapter_dir(cfg)
+    assert read_manifest(adapter).method == "qlora"
+    model, tok = load_for_generation(adapter)
+    assert not any("4bit" in type(m).__name__ for m in model.modules())
+    reply, = generate_replies(model, tok, [[{"role": "user", "content": "在吗"}]], Decoding(max_new_tokens=6),
+                              max_prompt_tokens=200)
+    assert isinstance(reply, str) and "<|im_end|>" not in reply
+
+
 def test_qlora_without_4bit_support_is_a_clear_error(tmp_path, monkeypatch):
     import sys
 
