@@ -320,7 +320,7 @@ def join_only(model, running: int, length: int, chunks: list[int | None], repeat
 
 def pick_only(model, tokenizer, cfg, lines: list[str], repeats: int) -> dict:
     """Seconds to pick one token for each of ``lines``' prompts (a batch of rows), both ways: the decoder's
-    ``_pick`` and transformers' processors. The logits are the model's own for those prompts."""
+    ``pick`` and transformers' processors. The logits are the model's own for those prompts."""
     import torch
     from transformers import (
         LogitsProcessorList,
@@ -330,7 +330,7 @@ def pick_only(model, tokenizer, cfg, lines: list[str], repeats: int) -> dict:
     )
 
     from core.chat_format import prompt_ids
-    from runtime.decoding import _pick
+    from runtime.decoding import pick
     from runtime.engine import decoding, prompt_budget
 
     settings = decoding(cfg)
@@ -350,7 +350,7 @@ def pick_only(model, tokenizer, cfg, lines: list[str], repeats: int) -> dict:
         generators = [torch.Generator(device=device).manual_seed(i) for i in range(len(prompts))]
 
         def ours():
-            return _pick(logits, seen, settings, generators)
+            return pick(logits, seen, settings, generators)
 
         def transformers_way():
             return torch.multinomial(processors(ids, logits.clone()).softmax(-1), 1)

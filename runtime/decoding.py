@@ -190,7 +190,7 @@ class Decoder(Generic[Tag]):
             return []
         rows = self._rows[:self._running]
         seen = self._seen[:len(rows)] if self._seen is not None else None
-        token = _pick(logits.float(), seen, self.decoding, [r.generator for r in rows] if self.decoding.temperature > 0
+        token = pick(logits.float(), seen, self.decoding, [r.generator for r in rows] if self.decoding.temperature > 0
                       else [])
         if seen is not None:
             seen[torch.arange(len(rows), device=self.device), token] = True
@@ -434,7 +434,7 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], decoding
     return [reply_text(tokenizer.decode(ids, skip_special_tokens=True)) for ids in tokens]
 
 
-def _pick(logits, seen, decoding: Decoding, generators: list):
+def pick(logits, seen, decoding: Decoding, generators: list):
     """The next token per row: repetition penalty (as CTRL / transformers define it), then greedy or
     temperature + nucleus sampling, each row drawing from its own generator."""
     import torch

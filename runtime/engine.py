@@ -32,7 +32,7 @@ from core.chat_format import (
     reply_text,
     template_kwargs,
 )
-from core.config import Config, ConfigError
+from core.config import BotEngine, Config, ConfigError
 from core.conversation import prompt_budget
 
 from .decoding import Decoder, Decoding
@@ -111,6 +111,9 @@ def _cpu_threads(model) -> None:
         torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - spare)))
 
 
+_DEFAULTS = BotEngine()  # the config's bot.engine defaults, for engines built without a config
+
+
 class LocalEngine:
     """Continuous batching on one worker thread: before every decoding step, queued requests join the running
     batch (up to ``max_batch`` rows) and finished replies leave it, so a new message never waits for a batch to
@@ -122,8 +125,9 @@ class LocalEngine:
     prompt every chat starts with) is computed only from where it differs (0: nothing kept). Prompts are rendered
     off both the event loop and the worker."""
 
-    def __init__(self, model, tokenizer, decoding: Decoding, *, max_prompt_tokens: int, max_batch: int = 16,
-                 prefill_chunk: int | None = 256, prefix_tokens: int = 16384):
+    def __init__(self, model, tokenizer, decoding: Decoding, *, max_prompt_tokens: int,
+                 max_batch: int = _DEFAULTS.max_batch, prefill_chunk: int | None = _DEFAULTS.prefill_chunk or None,
+                 prefix_tokens: int = _DEFAULTS.prefix_tokens):
         self.model, self.tokenizer, self.decoding = model, tokenizer, decoding
         self.max_prompt_tokens, self.max_batch = max_prompt_tokens, max_batch
         self.prefill_chunk, self.prefix_tokens = prefill_chunk, prefix_tokens

@@ -169,11 +169,11 @@ def test_the_nucleus_is_transformers_top_p_set(spread):
 def test_nucleus_sampling_draws_from_transformers_top_p_distribution(spread):
     import torch
 
-    from runtime.decoding import _pick
+    from runtime.decoding import pick
 
     logits, gen, draws = _logits(spread), torch.Generator().manual_seed(1), 6000
     rows = logits.repeat_interleave(draws, 0)
-    picked = _pick(rows, None, Decoding(temperature=0.7, top_p=0.9), [gen] * len(rows)).view(3, draws)
+    picked = pick(rows, None, Decoding(temperature=0.7, top_p=0.9), [gen] * len(rows)).view(3, draws)
     for row, got in zip(_hf_nucleus(logits, 0.7, 0.9), picked, strict=True):
         assert set(got.tolist()) <= set(row.nonzero()[:, 0].tolist())  # nothing outside the nucleus
         common = row.argsort(descending=True)[:8]  # the likeliest tokens, each drawn about as often as it should be
