@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,8 +139,29 @@ PERSONA_STEPS = 150  # fewer than the default config's epochs; enough for the st
 
 @dataclass
 class PersonaClone:
-    cfg: object      # core.config.Config of the run (dataset, cache and output folders in a temp dir)
+    cfg: Any         # core.config.Config of the run (dataset, cache and output folders in a temp dir)
     metrics: dict    # what training.train.train returned
+
+    def config_file(self, path: Path, bot_dir: Path) -> Path:
+        """A config.toml at ``path`` for command lines that serve this clone, their history under ``bot_dir``."""
+        import json
+
+        cfg = self.cfg
+        path.write_text(f"""
+[persona]
+names = {json.dumps(cfg.persona.names, ensure_ascii=False)}
+system_prompt = {json.dumps(cfg.persona.system_prompt, ensure_ascii=False)}
+[dataset]
+out_dir = {json.dumps(str(cfg.path(cfg.dataset.out_dir)))}
+[model]
+cache_dir = {json.dumps(str(cfg.path(cfg.model.cache_dir)))}
+[train]
+output_dir = {json.dumps(str(cfg.path(cfg.train.output_dir)))}
+cutoff_len = {cfg.train.cutoff_len}
+[bot]
+data_dir = {json.dumps(str(bot_dir))}
+""", encoding="utf-8")
+        return path
 
 
 @pytest.fixture(scope="session")

@@ -26,19 +26,8 @@ def run(*args: str, cwd: Path = ROOT) -> list[dict]:
 @pytest.fixture(scope="module")
 def bench_config(persona_clone, tmp_path_factory) -> Path:
     """A config.toml serving the session's trained persona clone."""
-    cfg = persona_clone.cfg
-    config = tmp_path_factory.mktemp("bench") / "config.toml"
-    config.write_text(f"""
-[persona]
-names = {json.dumps(cfg.persona.names, ensure_ascii=False)}
-[dataset]
-out_dir = "{cfg.path(cfg.dataset.out_dir)}"
-[model]
-cache_dir = "{cfg.path(cfg.model.cache_dir)}"
-[train]
-output_dir = "{cfg.path(cfg.train.output_dir)}"
-""", encoding="utf-8")
-    return config
+    root = tmp_path_factory.mktemp("bench")
+    return persona_clone.config_file(root / "config.toml", root / "bot")
 
 
 def test_bot_bench_answers_every_message_in_both_modes(bench_config):

@@ -56,22 +56,7 @@ def test_scripted_chat_shows_clone_and_base_side_by_side_reproducibly(persona_cl
     """What `make demo` ends with: the console channel, the clone and the base answering the same messages."""
     from bot.__main__ import main
 
-    cfg = persona_clone.cfg
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[persona]
-names = {json.dumps(cfg.persona.names, ensure_ascii=False)}
-system_prompt = {json.dumps(cfg.persona.system_prompt, ensure_ascii=False)}
-[dataset]
-out_dir = "{cfg.path(cfg.dataset.out_dir)}"
-[model]
-cache_dir = "{cfg.path(cfg.model.cache_dir)}"
-[train]
-output_dir = "{cfg.path(cfg.train.output_dir)}"
-cutoff_len = {cfg.train.cutoff_len}
-[bot]
-data_dir = "{tmp_path / 'bot'}"
-""", encoding="utf-8")
+    config = persona_clone.config_file(tmp_path / "config.toml", tmp_path / "bot")
     argv = ["chat", "--config", str(config), "--say", "在干嘛呢", "--say", "周末一起去吃火锅吗", "--compare-base"]
     assert main(argv) == 0
     first = capsys.readouterr().out
