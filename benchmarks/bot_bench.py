@@ -190,16 +190,16 @@ def build(args, cfg):
     model, tokenizer = load_for_generation(adapter_dir(cfg, adapter))
     if args.shape == "tiny":
         return model, tokenizer, "clone tiny + merged adapter"
-    from train_bench import QWEN_VOCAB, SHAPES
+    from train_bench import SHAPES
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     dims = {**SHAPES[args.shape], **({"num_hidden_layers": args.layers} if args.layers else {})}
     torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config(vocab_size=QWEN_VOCAB, pad_token_id=tokenizer.pad_token_id,
+    model = Qwen2ForCausalLM(Qwen2Config(pad_token_id=tokenizer.pad_token_id,
                                          eos_token_id=tokenizer.eos_token_id, **dims)).eval()
     if torch.cuda.is_available():
         model = model.to("cuda")
-    label = f"random-init {args.shape} shape, {dims['num_hidden_layers']} layers, vocab {QWEN_VOCAB}"
+    label = f"random-init {args.shape} shape, {dims['num_hidden_layers']} layers, vocab {dims['vocab_size']}"
     return model, FoldedVocab(tokenizer), label
 
 

@@ -16,8 +16,8 @@ What is trained:
 - ``--model PATH``: a local model folder (a real base, or one built by scripts/make_shrunk_base.py), with the
   settings training would resolve for it (core/presets.toml).
 - ``--shape qwen2.5-0.5b|qwen2.5-1.5b|qwen2.5-7b``: random-init models with the published Qwen2.5 dimensions and
-  vocabulary (151,936; no download); ``--layers N`` keeps only N decoder layers (the output layer and loss, whose
-  cost is what grows with the vocabulary, stay whole). On a CUDA GPU they run in bf16.
+  vocabulary (151,936 rows; the 7B's 152,064; no download); ``--layers N`` keeps only N decoder layers (the output
+  layer and loss, whose cost is what grows with the vocabulary, stay whole). On a CUDA GPU they run in bf16.
 
 ``--method qlora``: both setups load the base in 4 bits (NF4, bitsandbytes, as training.train loads it; a random-init
 shape is saved to a temporary folder first) and prepare it for k-bit training as peft's QLoRA recipe does; the
@@ -61,15 +61,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # Dimensions of the hub models' config.json; the weights are random since only speed and memory are measured.
+# the published configs' dimensions (the 7B's embedding has 152,064 rows, the smaller ones' 151,936)
 SHAPES = {
     "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                         num_key_value_heads=2, tie_word_embeddings=True),
+                         num_key_value_heads=2, tie_word_embeddings=True, vocab_size=151936),
     "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                         num_key_value_heads=2, tie_word_embeddings=True),
+                         num_key_value_heads=2, tie_word_embeddings=True, vocab_size=151936),
     "qwen2.5-7b": dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-                       num_key_value_heads=4, tie_word_embeddings=False),
+                       num_key_value_heads=4, tie_word_embeddings=False, vocab_size=152064),
 }
-QWEN_VOCAB = 151936
 SETUPS = ("stock", "ours")
 # (device, shape, method) -> (min ours/stock real tok/s, max ours/stock memory, min ours real tok/s, max ours GiB)
 TARGETS = {
@@ -144,7 +144,7 @@ def plan(args, scratch: Path) -> dict:
         config, name = json.loads((Path(path) / "config.json").read_text()), "tiny"
     else:
         path = None
-        config = dict(SHAPES[args.shape], vocab_size=QWEN_VOCAB, model_type="qwen2")
+        config = dict(SHAPES[args.shape], model_type="qwen2")
         name = args.shape
     if args.layers:
         config = dict(config, num_hidden_layers=args.layers)
