@@ -111,7 +111,7 @@ async def run_mode(cfg, model, tokenizer, max_batch: int, arrivals: list[float],
     from runtime.engine import LocalEngine, batching, decoding, prompt_budget
 
     engine = LocalEngine(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg),
-                         **{**batching(cfg), "max_batch": max_batch})
+                         **{**batching(cfg.bot.engine), "max_batch": max_batch})
     latencies: list[float] = []
     cpu_latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -443,7 +443,7 @@ def main() -> int:
 
     from runtime.engine import batching
 
-    settings = {k: v for k, v in batching(cfg).items() if k in ("prefill_chunk", "prefix_tokens")}
+    settings = {k: v for k, v in batching(cfg.bot.engine).items() if k in ("prefill_chunk", "prefix_tokens")}
     lines = friend_lines(cfg.path(cfg.dataset.out_dir) / "dev.jsonl", args.chats * args.turns)
     print(f"{args.chats} chats x {args.turns} messages, Poisson arrivals at {args.load:g} per idle reply time, "
           f"{what}, {params:.1f}M params, greedy, {args.max_new_tokens} new tokens max, engine {settings}"

@@ -60,8 +60,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Dimensions of the hub models' config.json; the weights are random since only speed and memory are measured.
-# the published configs' dimensions (the 7B's embedding has 152,064 rows, the smaller ones' 151,936)
+# Dimensions of the hub models' config.json (the 7B's embedding has 152,064 rows, the smaller ones' 151,936); the
+# weights are random since only speed and memory are measured.
 SHAPES = {
     "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
                          num_key_value_heads=2, tie_word_embeddings=True, vocab_size=151936),
@@ -352,10 +352,7 @@ def child(spec_file: Path, setup: str) -> dict:
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if proc.returncode:
         raise SystemExit(f"train_bench: the {setup} setup failed (exit {proc.returncode}); see its output above")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    if "failed" in result and setup == "ours":
-        raise SystemExit(f"train_bench: our setup failed: {result['failed']}")
-    return result
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run_child(spec: dict, setup: str) -> dict:

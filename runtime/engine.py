@@ -57,10 +57,10 @@ def decoding(cfg: Config) -> Decoding:
                     repetition_penalty=e.repetition_penalty)
 
 
-def batching(cfg: Config) -> dict:
-    """LocalEngine's batching settings from the config."""
-    e = cfg.bot.engine
-    return {"max_batch": e.max_batch, "prefill_chunk": e.prefill_chunk or None, "prefix_tokens": e.prefix_tokens}
+def batching(engine: BotEngine) -> dict:
+    """LocalEngine's batching settings from the config's bot.engine section."""
+    return {"max_batch": engine.max_batch, "prefill_chunk": engine.prefill_chunk or None,
+            "prefix_tokens": engine.prefix_tokens}
 
 
 def _template_counter(tokenizer):
@@ -111,7 +111,7 @@ def _cpu_threads(model) -> None:
         torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - spare)))
 
 
-_DEFAULTS = BotEngine()  # the config's bot.engine defaults, for engines built without a config
+_DEFAULTS = batching(BotEngine())  # the config's defaults, for engines built without a config
 
 
 class LocalEngine:
@@ -126,8 +126,8 @@ class LocalEngine:
     off both the event loop and the worker."""
 
     def __init__(self, model, tokenizer, decoding: Decoding, *, max_prompt_tokens: int,
-                 max_batch: int = _DEFAULTS.max_batch, prefill_chunk: int | None = _DEFAULTS.prefill_chunk or None,
-                 prefix_tokens: int = _DEFAULTS.prefix_tokens):
+                 max_batch: int = _DEFAULTS["max_batch"], prefill_chunk: int | None = _DEFAULTS["prefill_chunk"],
+                 prefix_tokens: int = _DEFAULTS["prefix_tokens"]):
         self.model, self.tokenizer, self.decoding = model, tokenizer, decoding
         self.max_prompt_tokens, self.max_batch = max_prompt_tokens, max_batch
         self.prefill_chunk, self.prefix_tokens = prefill_chunk, prefix_tokens
@@ -150,7 +150,7 @@ class LocalEngine:
         e = cfg.bot.engine
         model, tokenizer = load_for_generation(adapter_dir(cfg, cfg.path(e.adapter) if e.adapter else None),
                                                base_only=base_only, dtype=cfg.model.dtype)
-        return cls(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg), **batching(cfg))
+        return cls(model, tokenizer, decoding(cfg), max_prompt_tokens=prompt_budget(cfg), **batching(cfg.bot.engine))
 
     def prompt(self, messages: list[dict]) -> list[int]:
         """The prompt tokens of a conversation, fitted into the prompt budget (a few template renderings: run it

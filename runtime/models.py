@@ -54,7 +54,7 @@ def four_bit_unavailable() -> str | None:
     try:
         import bitsandbytes.functional as bnb
     except ImportError:
-        return "bitsandbytes is not installed (pip install -e '.[gpu]')"
+        return "bitsandbytes is not installed (make install brings it; on a GPU machine, the gpu extra)"
     import torch
 
     if torch.cuda.is_available():

@@ -194,6 +194,7 @@ def test_a_weighted_draw_never_lands_on_a_zero_weight():
     assert counts[0] == counts[2] == counts[4] == counts[5] == 0
     assert 2800 < counts[1] < 3200  # three to one
 
+
 def test_any_stop_id_ends_a_reply(model, tok):
     decoding = Decoding(max_new_tokens=30)
     batch = prompts(tok)
